@@ -1,0 +1,3 @@
+from cassandra_bulk_core.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""Developer tooling for cassandra-bulk (not shipped in the wheel)."""
