@@ -50,11 +50,7 @@ class Node:
             pid = int(self.pid_file.read_text().strip())
         except (OSError, ValueError):
             return None
-        try:
-            os.kill(pid, 0)
-        except OSError:
-            return None
-        return pid
+        return pid if _alive(pid) else None
 
     def cql_answers(self) -> bool:
         try:
@@ -252,6 +248,25 @@ class LocalCluster:
         if pending:
             tails = "\n".join(n.log_tail(30) for n in self.node_list if n.address in pending)
             raise ClusterStartError(f"nodes {sorted(pending)} do not see the whole ring\n{tails}")
+
+
+def _alive(pid: int) -> bool:
+    """True for a live process; a zombie (exited, not yet reaped) counts as gone."""
+    try:
+        # Reap it if it is our child (a node started by this process), so it stops being a zombie.
+        if os.waitpid(pid, os.WNOHANG)[0] == pid:
+            return False
+    except ChildProcessError:
+        pass
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        return False
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True
+    return state != "Z"
 
 
 def _is_group_leader(pid: int) -> bool:

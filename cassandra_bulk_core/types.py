@@ -1,0 +1,223 @@
+"""CQL ⇄ Arrow type mapping: one rule per CQL type, in one place.
+
+Every rule says what a driver value becomes in Arrow and why. Lossless unless stated:
+
+=================  ==========================================  ===================================
+CQL                Arrow                                       note
+=================  ==========================================  ===================================
+ascii, text        string
+tinyint..bigint    int8, int16, int32, int64
+counter            int64
+varint             decimal128(38, 0)                           values beyond 38 digits are rejected
+decimal            string (canonical CQL literal)              a CQL decimal has a scale per value;
+                                                               no fixed-scale Arrow decimal holds
+                                                               every value, the literal does
+float, double      float32, float64                            NaN and ±Infinity kept
+boolean            bool
+blob               binary
+uuid, timeuuid     uuid (extension over fixed_size_binary(16))
+inet               string                                      v4 dotted, v6 as the driver prints
+date               date32                                      days since 1970, any CQL date
+time               time64[ns]
+timestamp          timestamp[ms, UTC]                          CQL timestamps are milliseconds
+duration           struct<months:int32, days:int32,            Arrow's month_day_nano interval is
+                   nanoseconds:int64>                          not writable to Parquet/Iceberg
+list, set          list<element>                               a set keeps its sorted order
+map                map<key, value>
+tuple              struct<f0, f1, ...>
+UDT                struct<field names>
+vector<T, n>       fixed_size_list<T, n>
+frozen<T>          as T
+=================  ==========================================  ===================================
+
+Each Arrow field carries the CQL type in its metadata (``cql_type``), so a loader can rebuild the
+exact CQL type without asking the cluster.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pyarrow as pa
+
+Normalizer = Callable[[Any], Any]
+"""Turns a driver value (never None) into something ``pyarrow.array`` accepts for the type."""
+
+_EPOCH_DATE = dt.date(1970, 1, 1)
+
+DURATION_TYPE = pa.struct(
+    [("months", pa.int32()), ("days", pa.int32()), ("nanoseconds", pa.int64())]
+)
+
+CQL_TYPE_KEY = b"cql_type"
+
+
+class UnsupportedType(TypeError):
+    pass
+
+
+@dataclass(frozen=True)
+class ColumnType:
+    """A CQL type with its Arrow type and the per-value normalizer (None: values pass as they are)."""
+
+    cql: str
+    arrow: pa.DataType
+    normalize: Normalizer | None = None
+
+
+_SIMPLE: dict[str, pa.DataType] = {
+    "ascii": pa.string(),
+    "text": pa.string(),
+    "varchar": pa.string(),
+    "tinyint": pa.int8(),
+    "smallint": pa.int16(),
+    "int": pa.int32(),
+    "bigint": pa.int64(),
+    "counter": pa.int64(),
+    "float": pa.float32(),
+    "double": pa.float64(),
+    "boolean": pa.bool_(),
+    "blob": pa.binary(),
+    "inet": pa.string(),
+    "time": pa.time64("ns"),
+    "timestamp": pa.timestamp("ms", tz="UTC"),
+    "date": pa.date32(),
+    "varint": pa.decimal128(38, 0),
+    "decimal": pa.string(),
+    "uuid": pa.uuid(),
+    "timeuuid": pa.uuid(),
+    "duration": DURATION_TYPE,
+}
+
+
+def _date_days(v: Any) -> int:
+    # The driver returns datetime.date inside Python's range and util.Date outside it.
+    if isinstance(v, dt.date):
+        return (v - _EPOCH_DATE).days
+    return int(v.days_from_epoch)
+
+
+def _time_nanos(v: Any) -> int:
+    if isinstance(v, dt.time):
+        return ((v.hour * 60 + v.minute) * 60 + v.second) * 1_000_000_000 + v.microsecond * 1000
+    return int(v.nanosecond_time)
+
+
+_EPOCH = dt.datetime(1970, 1, 1)
+
+
+def _timestamp_ms(v: Any) -> int:
+    """Epoch milliseconds, rounded: the driver builds datetimes through a float of seconds, which
+    is off by up to tens of microseconds for far dates (...59.999 arrives as ...59.998993); the
+    nearest millisecond is the exact stored value. Ints (out of datetime's range) pass through."""
+    if isinstance(v, int):
+        return v
+    delta = v.replace(tzinfo=None) - _EPOCH if v.tzinfo is not None else v - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1000 + (delta.microseconds + 500) // 1000
+
+
+def _decimal_text(v: Any) -> str:
+    return str(v)
+
+
+def _duration(v: Any) -> dict[str, int]:
+    return {"months": v.months, "days": v.days, "nanoseconds": v.nanoseconds}
+
+
+_SIMPLE_NORMALIZERS: dict[str, Normalizer] = {
+    "date": _date_days,
+    "time": _time_nanos,
+    "decimal": _decimal_text,
+    "timestamp": _timestamp_ms,
+    "duration": _duration,
+}
+
+
+def _typename(cqltype: Any) -> str:
+    from cassandra import cqltypes
+
+    for cls, name in (
+        (cqltypes.UserType, "udt"),
+        (cqltypes.VectorType, "vector"),
+        (cqltypes.FrozenType, "frozen"),
+        (cqltypes.ReversedType, "reversed"),
+    ):
+        if issubclass(cqltype, cls):
+            return name
+    return str(cqltype.typename)
+
+
+def column_type(cqltype: Any) -> ColumnType:
+    """The mapping rule for one driver type class (from prepared-statement metadata)."""
+    name = _typename(cqltype)
+    if name in _SIMPLE:
+        return ColumnType(cqltype.cql_parameterized_type(), _SIMPLE[name], _SIMPLE_NORMALIZERS.get(name))
+    if name in ("frozen", "reversed"):
+        inner = column_type(cqltype.subtypes[0])
+        cql = f"frozen<{inner.cql}>" if name == "frozen" else inner.cql
+        return ColumnType(cql, inner.arrow, inner.normalize)
+    if name in ("list", "set"):
+        elem = column_type(cqltype.subtypes[0])
+        return ColumnType(cqltype.cql_parameterized_type(), pa.list_(elem.arrow), _sequence(elem.normalize))
+    if name == "map":
+        key, value = column_type(cqltype.subtypes[0]), column_type(cqltype.subtypes[1])
+        return ColumnType(
+            cqltype.cql_parameterized_type(), pa.map_(key.arrow, value.arrow), _mapping(key.normalize, value.normalize)
+        )
+    if name == "tuple":
+        parts = [column_type(s) for s in cqltype.subtypes]
+        arrow = pa.struct([(f"f{i}", p.arrow) for i, p in enumerate(parts)])
+        return ColumnType(cqltype.cql_parameterized_type(), arrow, _struct([f"f{i}" for i in range(len(parts))], parts))
+    if name == "udt":
+        names = [str(n) for n in cqltype.fieldnames]
+        parts = [column_type(s) for s in cqltype.subtypes]
+        arrow = pa.struct([(n, p.arrow) for n, p in zip(names, parts, strict=True)])
+        return ColumnType(str(cqltype.typename), arrow, _struct(names, parts))
+    if name == "vector":
+        elem = column_type(cqltype.subtype)
+        return ColumnType(
+            f"vector<{elem.cql}, {cqltype.vector_size}>",
+            pa.list_(elem.arrow, cqltype.vector_size),
+            _sequence(elem.normalize),
+        )
+    raise UnsupportedType(f"no Arrow mapping for CQL type {cqltype.cql_parameterized_type()}")
+
+
+def _sequence(elem: Normalizer | None) -> Normalizer:
+    if elem is None:
+        return list
+    return lambda v: [None if x is None else elem(x) for x in v]
+
+
+def _mapping(key: Normalizer | None, value: Normalizer | None) -> Normalizer:
+    k = key or (lambda x: x)
+    val = value or (lambda x: x)
+    return lambda v: [(k(a), None if b is None else val(b)) for a, b in v.items()]
+
+
+def _struct(names: Sequence[str], parts: Sequence[ColumnType]) -> Normalizer:
+    normalizers = [p.normalize for p in parts]
+
+    def convert(v: Any) -> dict[str, Any]:
+        values = tuple(v)
+        return {
+            n: (None if i >= len(values) or values[i] is None else (f(values[i]) if f else values[i]))
+            for i, (n, f) in enumerate(zip(names, normalizers, strict=True))
+        }
+
+    return convert
+
+
+def arrow_field(name: str, ctype: ColumnType, *, nullable: bool = True) -> pa.Field:
+    return pa.field(name, ctype.arrow, nullable=nullable, metadata={CQL_TYPE_KEY: ctype.cql.encode()})
+
+
+def to_arrow_array(values: Sequence[Any], ctype: ColumnType) -> pa.Array:
+    """Convert one column of driver values; ``None`` stays null, never an empty value."""
+    if ctype.normalize is not None:
+        norm = ctype.normalize
+        values = [None if v is None else norm(v) for v in values]
+    return pa.array(values, type=ctype.arrow)
