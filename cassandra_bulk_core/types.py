@@ -48,9 +48,7 @@ Normalizer = Callable[[Any], Any]
 
 _EPOCH_DATE = dt.date(1970, 1, 1)
 
-DURATION_TYPE = pa.struct(
-    [("months", pa.int32()), ("days", pa.int32()), ("nanoseconds", pa.int64())]
-)
+DURATION_TYPE = pa.struct([("months", pa.int32()), ("days", pa.int32()), ("nanoseconds", pa.int64())])
 
 CQL_TYPE_KEY = b"cql_type"
 
@@ -115,7 +113,8 @@ def _timestamp_ms(v: Any) -> int:
     nearest millisecond is the exact stored value. Ints (out of datetime's range) pass through."""
     if isinstance(v, int):
         return v
-    delta = v.replace(tzinfo=None) - _EPOCH if v.tzinfo is not None else v - _EPOCH
+    naive = v.astimezone(dt.timezone.utc).replace(tzinfo=None) if v.tzinfo is not None else v
+    delta = naive - _EPOCH
     return (delta.days * 86_400 + delta.seconds) * 1000 + (delta.microseconds + 500) // 1000
 
 
