@@ -13,6 +13,8 @@ except PackageNotFoundError:  # running from a source tree that was never instal
 from .connection import ConnectionConfig
 from .count import CountFailed, CountResult, count_table, count_window
 from .errors import BulkError, ConfigError, ConnectionFailed
+from .events import CompositeListener, Listener, LoggingListener, ProgressFileListener, RangeEvent
+from .export import ExportFailed, ExportOptions, ExportResult, RangeResult, export_range, export_table
 from .ring import (
     FULL_RING,
     MAX_TOKEN,
@@ -24,25 +26,53 @@ from .ring import (
     range_by_id,
 )
 from .routing import SubRange, ring_tokens, route
+from .scan import ScanFailed, ScanOptions, ScanStats, TableScan
+from .sinks import SinkOptions
+from .storage import Storage, StorageError, StorageOptions
 from .table import TableInfo, parse_qualified, resolve_table
+from .text_codecs import CsvOptions, TextCodecError
+from .types import ColumnType, column_type
 
 __all__ = [
     "FULL_RING",
     "MAX_TOKEN",
     "MIN_TOKEN",
     "BulkError",
+    "ColumnType",
+    "CompositeListener",
     "ConfigError",
     "ConnectionConfig",
     "ConnectionFailed",
     "CountFailed",
     "CountResult",
+    "CsvOptions",
+    "ExportFailed",
+    "ExportOptions",
+    "ExportResult",
+    "Listener",
+    "LoggingListener",
     "PlannedRange",
+    "ProgressFileListener",
+    "RangeEvent",
+    "RangeResult",
+    "ScanFailed",
+    "ScanOptions",
+    "ScanStats",
+    "SinkOptions",
+    "Storage",
+    "StorageError",
+    "StorageOptions",
     "SubRange",
     "TableInfo",
+    "TableScan",
+    "TextCodecError",
     "TokenRange",
     "__version__",
+    "column_type",
     "count_table",
     "count_window",
+    "export_range",
+    "export_table",
     "owning_ring_token",
     "parse_qualified",
     "plan_ranges",

@@ -37,6 +37,17 @@ def _connection_options(fn: Any) -> Any:
             help="consistency level [LOCAL_ONE]",
         ),
         click.option("--request-timeout", type=float, help="seconds per request [60]"),
+        click.option("--ssl/--no-ssl", "ssl_enabled", default=None, help="TLS to the cluster"),
+        click.option("--ssl-ca", "ssl_ca_file", help="CA certificate file (PEM) that signed the nodes' certificates"),
+        click.option("--ssl-cert", "ssl_cert_file", help="client certificate (PEM) for mutual TLS"),
+        click.option("--ssl-key", "ssl_key_file", help="client private key (PEM) for mutual TLS"),
+        click.option(
+            "--ssl-verify-hostname/--no-ssl-verify-hostname",
+            default=None,
+            help="check the node certificate's host name [on]",
+        ),
+        click.option("-b", "--secure-connect-bundle", help="DataStax Astra secure connect bundle (zip)"),
+        click.option("--protocol-version", type=int, help="native protocol version (default: negotiated)"),
     ]
     for option in reversed(options):
         fn = option(fn)
@@ -54,19 +65,60 @@ def _window(start: int | None, end: int | None) -> TokenRange:
 
 
 def _config(**kw: Any) -> ConnectionConfig:
-    return ConnectionConfig.from_env(
-        contact_points=kw.get("hosts"),
-        port=kw.get("port"),
-        username=kw.get("username"),
-        password=kw.get("password"),
-        local_dc=kw.get("local_dc"),
-        consistency=kw.get("consistency"),
-        request_timeout=kw.get("request_timeout"),
+    names = (
+        "port",
+        "username",
+        "password",
+        "local_dc",
+        "consistency",
+        "request_timeout",
+        "ssl_enabled",
+        "ssl_ca_file",
+        "ssl_cert_file",
+        "ssl_key_file",
+        "ssl_verify_hostname",
+        "secure_connect_bundle",
+        "protocol_version",
     )
+    overrides: dict[str, Any] = {n: kw.get(n) for n in names}
+    return ConnectionConfig.from_env(contact_points=kw.get("hosts"), **overrides)
+
+
+def _load_config_file(ctx: click.Context, _param: click.Parameter, path: str | None) -> None:
+    """A TOML file of defaults: ``[export]`` / ``[count]`` tables keyed by option name, plus shared keys
+    at the top (``host``, ``port``, ``username``...). Command-line flags win over the file."""
+    if not path:
+        return
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib  # type: ignore[no-redef]
+    try:
+        with open(path, "rb") as f:
+            doc = tomllib.load(f)
+    except (OSError, ValueError) as exc:
+        raise click.BadParameter(f"cannot read config file {path}: {exc}") from None
+    shared = {k.replace("-", "_"): v for k, v in doc.items() if not isinstance(v, dict)}
+    if "host" in shared:
+        shared["hosts"] = shared.pop("host")
+    ctx.default_map = {
+        name: {**shared, **{k.replace("-", "_"): v for k, v in doc.get(name, {}).items()}}
+        for name in ("count", "export")
+    }
 
 
 @click.group(context_settings=CONTEXT)
 @click.version_option(__version__, prog_name="cassandra-bulk")
+@click.option(
+    "-f",
+    "--config",
+    "config_file",
+    callback=_load_config_file,
+    expose_value=False,
+    is_eager=True,
+    type=click.Path(dir_okay=False),
+    help="TOML file of option defaults (flags win)",
+)
 def cli() -> None:
     """Move whole Cassandra tables in and out at full speed, by token range."""
 
@@ -131,6 +183,147 @@ def count(
             click.echo(f"{host}\t{n}")
     else:
         click.echo(str(result.total))
+
+
+def _timestamp_micros(value: str | None) -> int | None:
+    """An ISO-8601 time (``2025-01-01T00:00:00Z``) or integer epoch microseconds."""
+    if value is None:
+        return None
+    if value.lstrip("-").isdigit():
+        return int(value)
+    import datetime as dt
+
+    parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=dt.timezone.utc)
+    return int(parsed.timestamp() * 1_000_000)
+
+
+@cli.command(name="export", context_settings=CONTEXT)
+@click.option("-k", "--keyspace", help="keyspace (or write ks.table)")
+@click.option("-t", "--table", required=True, help="table name or ks.table")
+@click.option("-url", "--url", "destination", required=True, help="destination directory: a path or s3://bucket/prefix")
+@click.option(
+    "--format",
+    "-c",
+    "fmt",
+    type=click.Choice(["parquet", "csv", "jsonl", "json"]),
+    default="parquet",
+    show_default=True,
+    help="file format (json = JSON Lines)",
+)
+@click.option("--compression", help="parquet: zstd|snappy|gzip|lz4|none; csv/jsonl: gzip|zstd|bz2")
+@click.option("--columns", help="comma-separated columns to export (default: all)")
+@_connection_options
+@click.option("--splits", "-s", type=int, default=16, show_default=True, help="number of equal ranges")
+@_window_options
+@click.option("--ranges", "only_ranges", help="export only these range ids (comma separated, e.g. r03-of-16)")
+@click.option("--range-workers", type=int, default=2, show_default=True, help="ranges exported at once")
+@click.option("--streams", type=int, default=4, show_default=True, help="queries in flight per range")
+@click.option("--page-size", type=int, default=5000, show_default=True)
+@click.option("--max-rows-per-file", type=int, default=1_000_000, show_default=True)
+@click.option("--writetime/--no-writetime", default=False, help="add writetime(col) and ttl(col) fields")
+@click.option("--written-after", help="only rows with a cell written at/after this time (ISO-8601 or epoch µs)")
+@click.option("--written-before", help="only rows whose newest cell was written before this time")
+@click.option("--resume", is_flag=True, help="skip ranges an earlier run of the same export finished")
+@click.option("--header/--no-header", default=True, help="CSV header line")
+@click.option("--delimiter", "-delim", default=",", show_default=True, help="CSV delimiter")
+@click.option("--null-string", default="", help="CSV text for null (default: empty)")
+@click.option("--binary-format", type=click.Choice(["BASE64", "HEX"]), default="BASE64", show_default=True)
+@click.option("--s3-endpoint-url", help="S3-compatible endpoint (credentials from the AWS chain)")
+@click.option("--progress/--no-progress", default=None, help="progress bar (default: on a terminal)")
+@click.option("--log-json", is_flag=True, help="JSON log lines with the operation id on stderr")
+@click.option("--progress-file", help="keep a JSON progress file here for external monitoring")
+def export_cmd(
+    keyspace: str | None,
+    table: str,
+    destination: str,
+    fmt: str,
+    compression: str | None,
+    columns: str | None,
+    splits: int,
+    start_token: int | None,
+    end_token: int | None,
+    only_ranges: str | None,
+    range_workers: int,
+    streams: int,
+    page_size: int,
+    max_rows_per_file: int,
+    writetime: bool,
+    written_after: str | None,
+    written_before: str | None,
+    resume: bool,
+    header: bool,
+    delimiter: str,
+    null_string: str,
+    binary_format: str,
+    s3_endpoint_url: str | None,
+    progress: bool | None,
+    log_json: bool,
+    progress_file: str | None,
+    **conn: Any,
+) -> None:
+    """Export a table to Parquet, CSV or JSON Lines files, one set of files per token range."""
+    import logging
+
+    from .events import LoggingListener, ProgressFileListener, RichProgressListener
+    from .export import ExportOptions, export_table
+    from .scan import ScanOptions
+    from .sinks import SinkOptions
+    from .storage import StorageOptions
+
+    config = _config(**conn)
+    csv_options = None
+    if fmt != "parquet":
+        from .text_codecs import CsvOptions
+
+        csv_options = CsvOptions(
+            delimiter=delimiter, header=header, null_string=null_string, binary_format=binary_format
+        )
+    ks, tbl = parse_qualified(table, keyspace)
+    options = ExportOptions(
+        destination=destination,
+        splits=splits,
+        window=_window(start_token, end_token),
+        only_ranges=tuple(r.strip() for r in only_ranges.split(",")) if only_ranges else None,
+        range_workers=range_workers,
+        resume=resume,
+        scan=ScanOptions(
+            columns=tuple(c.strip() for c in columns.split(",")) if columns else None,
+            page_size=page_size,
+            streams=streams,
+            consistency=config.consistency,
+            request_timeout=config.request_timeout,
+            local_dc=config.local_dc,
+            writetime=writetime,
+            written_after=_timestamp_micros(written_after),
+            written_before=_timestamp_micros(written_before),
+        ),
+        sink=SinkOptions(
+            format="jsonl" if fmt == "json" else fmt,
+            compression=compression,
+            max_rows_per_file=max_rows_per_file,
+            csv=csv_options,
+        ),
+        storage=StorageOptions.from_env(s3_endpoint_url=s3_endpoint_url),
+    )
+    listeners: list[Any] = []
+    if log_json:
+        logging.basicConfig(level=logging.INFO, format="%(message)s")
+        listeners.append(LoggingListener(as_json=True))
+    if progress_file:
+        listeners.append(ProgressFileListener(progress_file))
+    if progress if progress is not None else sys.stderr.isatty():
+        listeners.append(RichProgressListener(f"{ks}.{tbl}"))
+    from .events import CompositeListener
+
+    cluster, session = config.connect()
+    try:
+        info = resolve_table(cluster, ks, tbl)
+        result = export_table(cluster, session, info, options, CompositeListener(listeners))
+    finally:
+        cluster.shutdown()
+    click.echo(json.dumps(result.summary()))
 
 
 def main(argv: list[str] | None = None) -> None:

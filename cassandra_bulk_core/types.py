@@ -126,7 +126,13 @@ def _duration(v: Any) -> dict[str, int]:
     return {"months": v.months, "days": v.days, "nanoseconds": v.nanoseconds}
 
 
+def _uuid_bytes(v: Any) -> bytes:
+    return bytes(v.bytes)
+
+
 _SIMPLE_NORMALIZERS: dict[str, Normalizer] = {
+    "uuid": _uuid_bytes,
+    "timeuuid": _uuid_bytes,
     "date": _date_days,
     "time": _time_nanos,
     "decimal": _decimal_text,
@@ -149,6 +155,11 @@ def _typename(cqltype: Any) -> str:
     return str(cqltype.typename)
 
 
+def _child(name: str, ctype: ColumnType, *, nullable: bool = True) -> pa.Field:
+    """Nested fields carry their CQL type too, so text codecs know a decimal inside a UDT."""
+    return pa.field(name, ctype.arrow, nullable=nullable, metadata={CQL_TYPE_KEY: ctype.cql.encode()})
+
+
 def column_type(cqltype: Any) -> ColumnType:
     """The mapping rule for one driver type class (from prepared-statement metadata)."""
     name = _typename(cqltype)
@@ -156,30 +167,30 @@ def column_type(cqltype: Any) -> ColumnType:
         return ColumnType(cqltype.cql_parameterized_type(), _SIMPLE[name], _SIMPLE_NORMALIZERS.get(name))
     if name in ("frozen", "reversed"):
         inner = column_type(cqltype.subtypes[0])
-        cql = f"frozen<{inner.cql}>" if name == "frozen" else inner.cql
-        return ColumnType(cql, inner.arrow, inner.normalize)
+        frozen = name == "frozen" and not inner.cql.startswith("frozen<")
+        return ColumnType(f"frozen<{inner.cql}>" if frozen else inner.cql, inner.arrow, inner.normalize)
     if name in ("list", "set"):
         elem = column_type(cqltype.subtypes[0])
-        return ColumnType(cqltype.cql_parameterized_type(), pa.list_(elem.arrow), _sequence(elem.normalize))
+        return ColumnType(f"{name}<{elem.cql}>", pa.list_(_child("item", elem)), _sequence(elem.normalize))
     if name == "map":
         key, value = column_type(cqltype.subtypes[0]), column_type(cqltype.subtypes[1])
-        return ColumnType(
-            cqltype.cql_parameterized_type(), pa.map_(key.arrow, value.arrow), _mapping(key.normalize, value.normalize)
-        )
+        arrow = pa.map_(_child("key", key, nullable=False), _child("value", value))
+        return ColumnType(f"map<{key.cql}, {value.cql}>", arrow, _mapping(key.normalize, value.normalize))
     if name == "tuple":
         parts = [column_type(s) for s in cqltype.subtypes]
-        arrow = pa.struct([(f"f{i}", p.arrow) for i, p in enumerate(parts)])
-        return ColumnType(cqltype.cql_parameterized_type(), arrow, _struct([f"f{i}" for i in range(len(parts))], parts))
+        arrow = pa.struct([_child(f"f{i}", p) for i, p in enumerate(parts)])
+        cql = f"tuple<{', '.join(p.cql for p in parts)}>"
+        return ColumnType(cql, arrow, _struct([f"f{i}" for i in range(len(parts))], parts))
     if name == "udt":
         names = [str(n) for n in cqltype.fieldnames]
         parts = [column_type(s) for s in cqltype.subtypes]
-        arrow = pa.struct([(n, p.arrow) for n, p in zip(names, parts, strict=True)])
+        arrow = pa.struct([_child(n, p) for n, p in zip(names, parts, strict=True)])
         return ColumnType(str(cqltype.typename), arrow, _struct(names, parts))
     if name == "vector":
         elem = column_type(cqltype.subtype)
         return ColumnType(
             f"vector<{elem.cql}, {cqltype.vector_size}>",
-            pa.list_(elem.arrow, cqltype.vector_size),
+            pa.list_(_child("item", elem), cqltype.vector_size),
             _sequence(elem.normalize),
         )
     raise UnsupportedType(f"no Arrow mapping for CQL type {cqltype.cql_parameterized_type()}")
@@ -214,9 +225,39 @@ def arrow_field(name: str, ctype: ColumnType, *, nullable: bool = True) -> pa.Fi
     return pa.field(name, ctype.arrow, nullable=nullable, metadata={CQL_TYPE_KEY: ctype.cql.encode()})
 
 
+def storage_type(t: pa.DataType) -> pa.DataType:
+    """``t`` with every uuid extension replaced by its 16-byte storage, keeping field metadata.
+
+    pyarrow cannot build a uuid nested in a list/map/struct from Python values; it can build the
+    storage type and cast it, which is free (same buffers)."""
+    if isinstance(t, pa.BaseExtensionType):
+        return t.storage_type
+    if pa.types.is_map(t):
+        return pa.map_(_storage_field(t.key_field), _storage_field(t.item_field))
+    if pa.types.is_fixed_size_list(t):
+        return pa.list_(_storage_field(t.value_field), t.list_size)
+    if pa.types.is_list(t):
+        return pa.list_(_storage_field(t.value_field))
+    if pa.types.is_struct(t):
+        return pa.struct([_storage_field(f) for f in t])
+    return t
+
+
+def _storage_field(f: pa.Field) -> pa.Field:
+    return pa.field(f.name, storage_type(f.type), nullable=f.nullable, metadata=f.metadata)
+
+
 def to_arrow_array(values: Sequence[Any], ctype: ColumnType) -> pa.Array:
     """Convert one column of driver values; ``None`` stays null, never an empty value."""
     if ctype.normalize is not None:
         norm = ctype.normalize
         values = [None if v is None else norm(v) for v in values]
-    return pa.array(values, type=ctype.arrow)
+    if not _has_extension(ctype.arrow):
+        return pa.array(values, type=ctype.arrow)
+    return pa.array(values, type=storage_type(ctype.arrow)).cast(ctype.arrow)
+
+
+def _has_extension(t: pa.DataType) -> bool:
+    if isinstance(t, pa.BaseExtensionType):
+        return True
+    return any(_has_extension(t.field(i).type) for i in range(t.num_fields))
