@@ -234,6 +234,9 @@ def _timestamp_micros(value: str | None) -> int | None:
 @click.option("--progress/--no-progress", default=None, help="progress bar (default: on a terminal)")
 @click.option("--log-json", is_flag=True, help="JSON log lines with the operation id on stderr")
 @click.option("--progress-file", help="keep a JSON progress file here for external monitoring")
+@click.option("--metrics-port", type=int, help="serve Prometheus metrics on this port (extra: metrics)")
+@click.option("--metrics-textfile", help="write Prometheus metrics to this file (node-exporter textfile)")
+@click.option("--webhook-url", help="POST range and operation events as JSON to this URL")
 def export_cmd(
     keyspace: str | None,
     table: str,
@@ -261,6 +264,9 @@ def export_cmd(
     progress: bool | None,
     log_json: bool,
     progress_file: str | None,
+    metrics_port: int | None,
+    metrics_textfile: str | None,
+    webhook_url: str | None,
     **conn: Any,
 ) -> None:
     """Export a table to Parquet, CSV or JSON Lines files, one set of files per token range."""
@@ -313,6 +319,14 @@ def export_cmd(
         listeners.append(LoggingListener(as_json=True))
     if progress_file:
         listeners.append(ProgressFileListener(progress_file))
+    if metrics_port is not None or metrics_textfile:
+        from .events import PrometheusListener
+
+        listeners.append(PrometheusListener(f"{ks}.{tbl}", port=metrics_port, textfile=metrics_textfile))
+    if webhook_url:
+        from .events import WebhookListener
+
+        listeners.append(WebhookListener(webhook_url))
     if progress if progress is not None else sys.stderr.isatty():
         listeners.append(RichProgressListener(f"{ks}.{tbl}"))
     from .events import CompositeListener

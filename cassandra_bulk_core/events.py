@@ -229,3 +229,81 @@ class RichProgressListener(Listener):
 
     def on_finish(self, summary: dict[str, Any]) -> None:
         self.progress.stop()
+
+
+class PrometheusListener(Listener):
+    """Counters and gauges for Prometheus (extra ``metrics``): served on ``port`` and/or written to a
+    node-exporter textfile. Metric names carry the ``cassandra_bulk_`` prefix and a ``table`` label."""
+
+    def __init__(self, table: str, port: int | None = None, textfile: str | None = None, registry: Any = None):
+        from prometheus_client import CollectorRegistry, Counter, Gauge, start_http_server
+
+        self.registry = registry or CollectorRegistry()
+        self.textfile, self.table = textfile, table
+        labels = ["table"]
+        self.rows = Counter("cassandra_bulk_rows", "Rows moved", labels, registry=self.registry)
+        self.bytes = Counter("cassandra_bulk_bytes", "Arrow bytes moved", labels, registry=self.registry)
+        self.ranges_done = Counter("cassandra_bulk_ranges_done", "Ranges finished", labels, registry=self.registry)
+        self.ranges_failed = Counter("cassandra_bulk_ranges_failed", "Ranges failed", labels, registry=self.registry)
+        self.ranges_total = Gauge("cassandra_bulk_ranges", "Ranges in the operation", labels, registry=self.registry)
+        self.range_seconds = Gauge("cassandra_bulk_last_range_seconds", "Duration of the last finished range",
+                                   labels, registry=self.registry)
+        if port is not None:
+            start_http_server(port, registry=self.registry)
+
+    def _flush(self) -> None:
+        if self.textfile:
+            from prometheus_client import write_to_textfile
+
+            write_to_textfile(self.textfile, self.registry)
+
+    def on_start(self, operation_id: str, total_ranges: int, info: dict[str, Any]) -> None:
+        self.ranges_total.labels(self.table).set(total_ranges)
+        self._flush()
+
+    def on_progress(self, rows: int, bytes_: int) -> None:
+        self.rows.labels(self.table).inc(rows)
+        self.bytes.labels(self.table).inc(bytes_)
+
+    def on_range_finished(self, event: RangeEvent) -> None:
+        self.ranges_done.labels(self.table).inc()
+        self.range_seconds.labels(self.table).set(event.seconds)
+        self._flush()
+
+    def on_range_failed(self, event: RangeEvent) -> None:
+        self.ranges_failed.labels(self.table).inc()
+        self._flush()
+
+    def on_finish(self, summary: dict[str, Any]) -> None:
+        self._flush()
+
+
+class WebhookListener(Listener):
+    """POSTs each operation and range event as JSON to a URL (not per-batch progress: too chatty).
+
+    A slow or failing endpoint costs at most ``timeout`` seconds per event and never fails the export.
+    """
+
+    def __init__(self, url: str, timeout: float = 5.0, headers: dict[str, str] | None = None):
+        self.url, self.timeout = url, timeout
+        self.headers = {"Content-Type": "application/json", **(headers or {})}
+
+    def _post(self, what: str, data: dict[str, Any]) -> None:
+        import urllib.request
+
+        body = json.dumps({"event": what, **data}, default=str).encode()
+        request = urllib.request.Request(self.url, data=body, headers=self.headers, method="POST")
+        with urllib.request.urlopen(request, timeout=self.timeout) as response:
+            response.read()
+
+    def on_start(self, operation_id: str, total_ranges: int, info: dict[str, Any]) -> None:
+        self._post("operation_started", {"operation_id": operation_id, "ranges": total_ranges, **info})
+
+    def on_range_finished(self, event: RangeEvent) -> None:
+        self._post("range_finished", asdict(event))
+
+    def on_range_failed(self, event: RangeEvent) -> None:
+        self._post("range_failed", asdict(event))
+
+    def on_finish(self, summary: dict[str, Any]) -> None:
+        self._post("operation_finished", summary)
