@@ -84,6 +84,39 @@ def _config(**kw: Any) -> ConnectionConfig:
     return ConnectionConfig.from_env(contact_points=kw.get("hosts"), **overrides)
 
 
+def _iceberg_options(fn: Any) -> Any:
+    options = [
+        click.option(
+            "--warehouse",
+            default="warehouse",
+            show_default=True,
+            help="embedded default catalog: SQLite catalog + data under this directory",
+        ),
+        click.option("--catalog", default="default", show_default=True, help="pyiceberg catalog name"),
+        click.option(
+            "--catalog-prop",
+            "catalog_props",
+            multiple=True,
+            metavar="KEY=VALUE",
+            help="pyiceberg catalog property (repeat); given any, the embedded default is not used",
+        ),
+        click.option("--iceberg-table", help="namespace.table [keyspace.table]"),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+def _props(pairs: tuple[str, ...]) -> dict[str, str]:
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise click.BadParameter(f"catalog property {pair.split('=')[0]!r} needs KEY=VALUE")
+        out[key.strip()] = value.strip()
+    return out
+
+
 def _load_config_file(ctx: click.Context, _param: click.Parameter, path: str | None) -> None:
     """A TOML file of defaults: ``[export]`` / ``[count]`` tables keyed by option name, plus shared keys
     at the top (``host``, ``port``, ``username``...). Command-line flags win over the file."""
@@ -202,7 +235,7 @@ def _timestamp_micros(value: str | None) -> int | None:
 @cli.command(name="export", context_settings=CONTEXT)
 @click.option("-k", "--keyspace", help="keyspace (or write ks.table)")
 @click.option("-t", "--table", required=True, help="table name or ks.table")
-@click.option("-url", "--url", "destination", required=True, help="destination directory: a path or s3://bucket/prefix")
+@click.option("-url", "--url", "destination", help="destination directory: a path or s3://bucket/prefix")
 @click.option(
     "--format",
     "-c",
@@ -237,6 +270,24 @@ def _timestamp_micros(value: str | None) -> int | None:
 @click.option("--metrics-port", type=int, help="serve Prometheus metrics on this port (extra: metrics)")
 @click.option("--metrics-textfile", help="write Prometheus metrics to this file (node-exporter textfile)")
 @click.option("--webhook-url", help="POST range and operation events as JSON to this URL")
+@_iceberg_options
+@click.option(
+    "--to",
+    "target",
+    type=click.Choice(["files", "iceberg"]),
+    default="files",
+    show_default=True,
+    help="write files to --url, or commit to an Iceberg table",
+)
+@click.option(
+    "--mode",
+    type=click.Choice(["mirror", "daily", "single"]),
+    default="mirror",
+    show_default=True,
+    help="Iceberg: replace each range (mirror), file rows under --export-date (daily), or one commit",
+)
+@click.option("--export-date", type=click.DateTime(formats=["%Y-%m-%d"]), help="Iceberg daily mode [today, UTC]")
+@click.option("--sort-by", help="Iceberg: comma-separated sort order columns for a new table")
 def export_cmd(
     keyspace: str | None,
     table: str,
@@ -267,6 +318,14 @@ def export_cmd(
     metrics_port: int | None,
     metrics_textfile: str | None,
     webhook_url: str | None,
+    target: str,
+    mode: str,
+    export_date: Any,
+    sort_by: str | None,
+    warehouse: str,
+    catalog: str,
+    catalog_props: tuple[str, ...],
+    iceberg_table: str | None,
     **conn: Any,
 ) -> None:
     """Export a table to Parquet, CSV or JSON Lines files, one set of files per token range."""
@@ -288,7 +347,7 @@ def export_cmd(
         )
     ks, tbl = parse_qualified(table, keyspace)
     options = ExportOptions(
-        destination=destination,
+        destination=destination or "",
         splits=splits,
         window=_window(start_token, end_token),
         only_ranges=tuple(r.strip() for r in only_ranges.split(",")) if only_ranges else None,
@@ -331,13 +390,116 @@ def export_cmd(
         listeners.append(RichProgressListener(f"{ks}.{tbl}"))
     from .events import CompositeListener
 
+    if target == "files" and not destination:
+        raise click.UsageError("--url is required (or --to iceberg)")
     cluster, session = config.connect()
     try:
         info = resolve_table(cluster, ks, tbl)
-        result = export_table(cluster, session, info, options, CompositeListener(listeners))
+        if target == "iceberg":
+            from .iceberg import IcebergOptions, export_to_iceberg
+
+            ice = IcebergOptions(
+                table=iceberg_table,
+                catalog_name=catalog,
+                catalog_properties=_props(catalog_props),
+                warehouse=warehouse,
+                mode=mode,
+                export_date=export_date.date() if export_date else None,
+                sort_by=tuple(c.strip() for c in sort_by.split(",")) if sort_by else (),
+            )
+            result = export_to_iceberg(cluster, session, info, options, ice, CompositeListener(listeners))
+        else:
+            result = export_table(cluster, session, info, options, CompositeListener(listeners))
     finally:
         cluster.shutdown()
     click.echo(json.dumps(result.summary()))
+
+
+@cli.command(context_settings=CONTEXT)
+@click.option("-k", "--keyspace", help="keyspace (or write ks.table)")
+@click.option("-t", "--table", required=True, help="table name or ks.table")
+@_connection_options
+@_iceberg_options
+@click.option("--splits", "-s", type=int, default=16, show_default=True, help="the export's number of ranges")
+@click.option("--export-date", type=click.DateTime(formats=["%Y-%m-%d"]), help="daily tables: the date to check")
+def verify(
+    keyspace: str | None,
+    table: str,
+    warehouse: str,
+    catalog: str,
+    catalog_props: tuple[str, ...],
+    iceberg_table: str | None,
+    splits: int,
+    export_date: Any,
+    **conn: Any,
+) -> None:
+    """Compare per-range row counts in Cassandra with the Iceberg table's; exit 1 on a mismatch."""
+    from .iceberg import IcebergOptions, load_catalog
+    from .iceberg import verify as verify_ranges
+
+    config = _config(**conn)
+    ks, tbl = parse_qualified(table, keyspace)
+    ice = IcebergOptions(
+        table=iceberg_table, catalog_name=catalog, catalog_properties=_props(catalog_props), warehouse=warehouse
+    )
+    iceberg_table_obj = load_catalog(ice).load_table(iceberg_table or f"{ks}.{tbl}")
+    cluster, session = config.connect()
+    try:
+        info = resolve_table(cluster, ks, tbl)
+        result = verify_ranges(
+            cluster, session, info, iceberg_table_obj, plan_ranges(splits), export_date.date() if export_date else None
+        )
+    finally:
+        cluster.shutdown()
+    click.echo(json.dumps(result.to_dict()))
+    if not result.ok:
+        sys.exit(1)
+
+
+@cli.command(name="iceberg-maintenance", context_settings=CONTEXT)
+@click.option("--iceberg-table", "ident", required=True, help="namespace.table")
+@click.option("--warehouse", default="warehouse", show_default=True)
+@click.option("--catalog", default="default", show_default=True)
+@click.option("--catalog-prop", "catalog_props", multiple=True, metavar="KEY=VALUE")
+@click.option("--expire-older-than-hours", type=float, help="expire snapshots older than this (current one stays)")
+@click.option(
+    "--remove-orphans-older-than-hours",
+    type=float,
+    help="delete unreferenced data files older than this (left by crashed range writes)",
+)
+@click.option("--dry-run", is_flag=True, help="list orphan files without deleting them")
+def iceberg_maintenance(
+    ident: str,
+    warehouse: str,
+    catalog: str,
+    catalog_props: tuple[str, ...],
+    expire_older_than_hours: float | None,
+    remove_orphans_older_than_hours: float | None,
+    dry_run: bool,
+) -> None:
+    """Housekeeping for an exported Iceberg table: expire snapshots, remove orphan files."""
+    import datetime as dt
+
+    from .iceberg import (
+        IcebergOptions,
+        expire_snapshots,
+        load_catalog,
+        remove_orphan_files,
+        storage_options_from_catalog,
+    )
+
+    props = _props(catalog_props)
+    cat = load_catalog(IcebergOptions(catalog_name=catalog, catalog_properties=props, warehouse=warehouse))
+    tbl = cat.load_table(ident)
+    out: dict[str, Any] = {"table": ident}
+    if expire_older_than_hours is not None:
+        out["expired_snapshots"] = expire_snapshots(tbl, dt.timedelta(hours=expire_older_than_hours))
+        tbl = cat.load_table(ident)
+    if remove_orphans_older_than_hours is not None:
+        out["orphan_files"] = remove_orphan_files(
+            tbl, storage_options_from_catalog(props), dt.timedelta(hours=remove_orphans_older_than_hours), dry_run
+        )
+    click.echo(json.dumps(out))
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -44,6 +44,10 @@ class TableInfo:
 def resolve_table(cluster: Any, keyspace: str, table: str) -> TableInfo:
     """Look the table up in the driver's schema metadata; a one-line error if it is not there."""
     keyspaces = cluster.metadata.keyspaces
+    if keyspace not in keyspaces or table not in keyspaces[keyspace].tables:
+        # Schema events can lag behind a table created a moment ago (or by another client).
+        cluster.refresh_schema_metadata()
+        keyspaces = cluster.metadata.keyspaces
     if keyspace not in keyspaces:
         user = [k for k in keyspaces if not k.startswith("system")]
         raise ConfigError(

@@ -22,7 +22,12 @@ def _plain(arr: pa.Array, cql: str) -> list[Any]:
     if pa.types.is_date32(t):
         vals = [("date", v) for v in arr.cast(pa.int32()).to_pylist()]
     elif pa.types.is_timestamp(t):
-        vals = [("ts", v) for v in arr.cast(pa.int64()).to_pylist()]
+        per_ms = {"s": None, "ms": 1, "us": 1000, "ns": 1_000_000}[t.unit]
+        vals = [("ts", None if v is None else v // per_ms) for v in arr.cast(pa.int64()).to_pylist()]
+    elif cql == "time" and pa.types.is_integer(t):  # Iceberg keeps CQL time as int64 nanoseconds
+        vals = [("time", v) for v in arr.to_pylist()]
+    elif pa.types.is_fixed_size_binary(t) and t.byte_width == 16 and cql in ("uuid", "timeuuid"):
+        vals = [None if b is None else str(uuid.UUID(bytes=b)) for b in arr.to_pylist()]
     elif pa.types.is_time64(t):
         vals = [("time", v) for v in arr.cast(pa.int64()).to_pylist()]
     elif isinstance(t, pa.ExtensionType) or str(t) == "extension<arrow.uuid>":
@@ -31,7 +36,7 @@ def _plain(arr: pa.Array, cql: str) -> list[Any]:
         vals = [None if v is None else int(v) for v in arr.to_pylist()]
     elif pa.types.is_floating(t):
         vals = [("nan",) if v is not None and math.isnan(v) else v for v in arr.to_pylist()]
-    elif pa.types.is_string(t) and cql == "decimal":
+    elif (pa.types.is_string(t) or pa.types.is_large_string(t)) and cql == "decimal":
         vals = [("dec", v) for v in arr.to_pylist()]
     elif pa.types.is_struct(t) and [f.name for f in t] == ["months", "days", "nanoseconds"]:
         vals = [None if v is None else ("dur", v["months"], v["days"], v["nanoseconds"]) for v in arr.to_pylist()]

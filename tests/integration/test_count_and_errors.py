@@ -28,8 +28,12 @@ def test_count_equals_100k_rows_written(cassandra: Any, keyspace: str, session: 
     session.execute(f"CREATE TABLE {keyspace}.big (p int, c int, v text, PRIMARY KEY ((p), c))")
     insert = session.prepare(f"INSERT INTO {keyspace}.big (p, c, v) VALUES (?, ?, ?)")
     results = execute_concurrent_with_args(
-        session, insert, ((i // 10, i % 10, "x" * 20) for i in range(ROWS)), concurrency=128,
-        raise_on_first_error=True, results_generator=True,
+        session,
+        insert,
+        ((i // 10, i % 10, "x" * 20) for i in range(ROWS)),
+        concurrency=128,
+        raise_on_first_error=True,
+        results_generator=True,
     )
     assert sum(1 for ok, _ in results if ok) == ROWS
     cluster, sess = connection_config(cassandra).connect()
@@ -42,11 +46,23 @@ def test_count_equals_100k_rows_written(cassandra: Any, keyspace: str, session: 
     assert out.returncode == 0 and out.stdout.strip() == str(ROWS)
 
 
-def test_unknown_column_names_the_column_and_a_close_match(cassandra: Any, keyspace: str, session: Any,
-                                                           tmp_path: Path) -> None:
+def test_unknown_column_names_the_column_and_a_close_match(
+    cassandra: Any, keyspace: str, session: Any, tmp_path: Path
+) -> None:
     session.execute(f"CREATE TABLE {keyspace}.t (k int PRIMARY KEY, amount int)")
-    out = _cli("export", "-h", cassandra.contact_points[0], "--port", str(cassandra.port), "-t", f"{keyspace}.t",
-               "--columns", "k,amout", "--url", str(tmp_path / "x"))
+    out = _cli(
+        "export",
+        "-h",
+        cassandra.contact_points[0],
+        "--port",
+        str(cassandra.port),
+        "-t",
+        f"{keyspace}.t",
+        "--columns",
+        "k,amout",
+        "--url",
+        str(tmp_path / "x"),
+    )
     assert out.returncode == 2
     assert "unknown column(s)" in out.stderr and "'amout' (did you mean 'amount'?)" in out.stderr
     assert "Traceback" not in out.stderr and len(out.stderr.strip().splitlines()) == 1
@@ -57,8 +73,18 @@ def test_unwritable_destination_is_one_line(cassandra: Any, keyspace: str, sessi
     session.execute(f"INSERT INTO {keyspace}.t (k, v) VALUES (1, 1)")
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
-    out = _cli("export", "-h", cassandra.contact_points[0], "--port", str(cassandra.port), "-t", f"{keyspace}.t",
-               "--url", str(blocker / "sub"), "--no-progress")
+    out = _cli(
+        "export",
+        "-h",
+        cassandra.contact_points[0],
+        "--port",
+        str(cassandra.port),
+        "-t",
+        f"{keyspace}.t",
+        "--url",
+        str(blocker / "sub"),
+        "--no-progress",
+    )
     assert out.returncode != 0
     assert "Traceback" not in out.stderr, out.stderr
     assert str(blocker) in out.stderr and len(out.stderr.strip().splitlines()) == 1
@@ -80,7 +106,7 @@ def test_credentials_right_and_wrong_without_leaking_the_password(auth_node: Loc
     host = auth_node.contact_points[0]
     with pytest.raises(ConnectionFailed, match="authentication failed as 'cassandra'"):
         ConnectionConfig(contact_points=host, username="cassandra", password="wrong-secret-123").connect()
-    cluster, session = ConnectionConfig(contact_points=host, username="cassandra", password="cassandra").connect()
+    cluster, _ = ConnectionConfig(contact_points=host, username="cassandra", password="cassandra").connect()
     cluster.shutdown()
     out = _cli("count", "-h", host, "-u", "cassandra", "-p", "wrong-secret-123", "-t", "system_auth.roles")
     assert out.returncode == 3
