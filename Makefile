@@ -16,7 +16,7 @@ help:
 # Python deps exactly as locked (all extras: dagster, airflow, s3, gcs, azure, plus the dev group).
 .venv/.synced: uv.lock pyproject.toml
 	@bash tools/bootstrap.sh
-	$(UV) sync --frozen --all-extras
+	$(UV) sync --frozen --all-extras --compile-bytecode
 	@touch $@
 
 install: .venv/.synced

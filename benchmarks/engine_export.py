@@ -45,8 +45,20 @@ def fill(session: object, table: str, rows: int) -> float:
             batch = BatchStatement(batch_type=BatchType.UNLOGGED)
             for c in range(min(ROWS_PER_PARTITION, rows - p * ROWS_PER_PARTITION)):
                 i = p * ROWS_PER_PARTITION + c
-                batch.add(insert, (p, c, uuid.UUID(int=i), f"name-{i}", i * 7, i / 3, i % 2 == 0, at + i,
-                                   "lorem ipsum dolor sit amet"))
+                batch.add(
+                    insert,
+                    (
+                        p,
+                        c,
+                        uuid.UUID(int=i),
+                        f"name-{i}",
+                        i * 7,
+                        i / 3,
+                        i % 2 == 0,
+                        at + i,
+                        "lorem ipsum dolor sit amet",
+                    ),
+                )
             yield batch, ()
 
     results = execute_concurrent(session, batches(), concurrency=16, results_generator=True)
@@ -57,8 +69,11 @@ def fill(session: object, table: str, rows: int) -> float:
 
 
 def run_export(host: str, table: str, fmt: str, dest: Path, extra: list[str]) -> dict[str, float]:
-    cmd = [sys.executable, "-m", "cassandra_bulk_core", "export", "-h", host, "-t", f"bench.{table}",
-           "--format", fmt, "--url", str(dest), "--no-progress", *extra]
+    cmd = [sys.executable, "-m", "cassandra_bulk_core", "export", "-h", host, "-t", f"bench.{table}", "--no-progress"]
+    if fmt == "iceberg":  # embedded SQLite catalog, warehouse in dest
+        cmd += ["--to", "iceberg", "--warehouse", str(dest), *extra]
+    else:
+        cmd += ["--format", fmt, "--url", str(dest), *extra]
     started = time.monotonic()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     _, status, usage = os.wait4(proc.pid, 0)
@@ -67,11 +82,15 @@ def run_export(host: str, table: str, fmt: str, dest: Path, extra: list[str]) ->
     if status != 0:
         raise SystemExit(f"export failed ({status}): {' '.join(cmd)}")
     summary = json.loads(out.strip().splitlines()[-1])
-    files_bytes = sum(f.stat().st_size for f in dest.glob("*-part-*"))
+    files_bytes = sum(f.stat().st_size for f in dest.rglob("*-part-*"))
     rows = summary["rows"]
     return {
-        "rows": rows, "seconds": wall, "rows_per_s": rows / wall, "mb_per_s": files_bytes / wall / 1e6,
-        "output_mb": files_bytes / 1e6, "cpu_s_per_m_rows": (usage.ru_utime + usage.ru_stime) / rows * 1e6,
+        "rows": rows,
+        "seconds": wall,
+        "rows_per_s": rows / wall,
+        "mb_per_s": files_bytes / wall / 1e6,
+        "output_mb": files_bytes / 1e6,
+        "cpu_s_per_m_rows": (usage.ru_utime + usage.ru_stime) / rows * 1e6,
         "peak_rss_mb": usage.ru_maxrss / 1024,
     }
 
@@ -79,15 +98,16 @@ def run_export(host: str, table: str, fmt: str, dest: Path, extra: list[str]) ->
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, nargs="+", default=[1_000_000])
-    parser.add_argument("--formats", default="parquet,csv")
+    parser.add_argument("--formats", default="parquet,csv,iceberg")
     parser.add_argument("--splits", type=int, default=16)
     parser.add_argument("--extra", default="", help="extra export flags, e.g. '--range-workers 2 --streams 4'")
     args = parser.parse_args()
     target = acquire(name="local", nodes=1, base_address=1, keep_running=True)
     host = target.contact_points[0]
     cluster, session = ConnectionConfig(contact_points=host, request_timeout=120).connect()
-    session.execute("CREATE KEYSPACE IF NOT EXISTS bench WITH replication = "
-                    "{'class': 'SimpleStrategy', 'replication_factor': 1}")
+    session.execute(
+        "CREATE KEYSPACE IF NOT EXISTS bench WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}"
+    )
     results = []
     for rows in args.rows:
         table = f"events_{rows}"
@@ -97,8 +117,9 @@ def main() -> int:
             session.execute(f"TRUNCATE bench.{table}", timeout=120)
             took = fill(session, table, rows)
             print(f"filled bench.{table}: {rows:,} rows in {took:.0f}s ({rows / took:,.0f} rows/s)", flush=True)
-        subprocess.run([sys.executable, "-m", "tools.local_cassandra", "status"], check=False,
-                       stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [sys.executable, "-m", "tools.local_cassandra", "status"], check=False, stdout=subprocess.DEVNULL
+        )
         for fmt in args.formats.split(","):
             dest = Path(tempfile.mkdtemp(prefix=f"bench-{fmt}-"))
             try:
@@ -109,11 +130,15 @@ def main() -> int:
             print(json.dumps(results[-1]), flush=True)
     cluster.shutdown()
     print()
-    print(f"{'rows':>10} {'format':8} {'seconds':>8} {'rows/s':>10} {'MB/s':>7} {'out MB':>8} "
-          f"{'CPU s/Mrow':>10} {'peak RSS MB':>11}")
+    print(
+        f"{'rows':>10} {'format':8} {'seconds':>8} {'rows/s':>10} {'MB/s':>7} {'out MB':>8} "
+        f"{'CPU s/Mrow':>10} {'peak RSS MB':>11}"
+    )
     for r in results:
-        print(f"{r['table_rows']:>10,} {r['format']:8} {r['seconds']:>8.1f} {r['rows_per_s']:>10,.0f} "
-              f"{r['mb_per_s']:>7.1f} {r['output_mb']:>8.1f} {r['cpu_s_per_m_rows']:>10.1f} {r['peak_rss_mb']:>11.0f}")
+        print(
+            f"{r['table_rows']:>10,} {r['format']:8} {r['seconds']:>8.1f} {r['rows_per_s']:>10,.0f} "
+            f"{r['mb_per_s']:>7.1f} {r['output_mb']:>8.1f} {r['cpu_s_per_m_rows']:>10.1f} {r['peak_rss_mb']:>11.0f}"
+        )
     return 0
 
 

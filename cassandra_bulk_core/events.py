@@ -246,8 +246,9 @@ class PrometheusListener(Listener):
         self.ranges_done = Counter("cassandra_bulk_ranges_done", "Ranges finished", labels, registry=self.registry)
         self.ranges_failed = Counter("cassandra_bulk_ranges_failed", "Ranges failed", labels, registry=self.registry)
         self.ranges_total = Gauge("cassandra_bulk_ranges", "Ranges in the operation", labels, registry=self.registry)
-        self.range_seconds = Gauge("cassandra_bulk_last_range_seconds", "Duration of the last finished range",
-                                   labels, registry=self.registry)
+        self.range_seconds = Gauge(
+            "cassandra_bulk_last_range_seconds", "Duration of the last finished range", labels, registry=self.registry
+        )
         if port is not None:
             start_http_server(port, registry=self.registry)
 

@@ -292,7 +292,7 @@ def write_range_files(
     try:
         for batch in scan.batches(planned, stats):
             for name, value in constants.items():
-                batch = batch.append_column(name, pa.array([value.as_py()] * batch.num_rows, value.type))
+                batch = batch.append_column(name, pa.repeat(value, batch.num_rows))
             writer.write(to_iceberg_batch(batch, target))
             events.on_progress(batch.num_rows, batch.nbytes)
         parts = writer.close()

@@ -127,9 +127,9 @@ class RangeWriter:
             self._parquet.close()
             self._parquet = None
         self._cm.__exit__(None, None, None)
+        size = self._cm.bytes_written  # the stored (compressed) size, known without a HEAD request
         self._cm = self._stream = None
-        size = self.storage.size(name)
-        self.parts.append(PartFile(name, self._rows, size))
+        self.parts.append(PartFile(name, self._rows, size if size is not None else self.storage.size(name)))
 
     def write(self, batch: pa.RecordBatch) -> None:
         offset = 0

@@ -31,12 +31,12 @@ import re
 import threading
 import uuid
 from collections import deque
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 from urllib.request import url2pathname
 
 import pyarrow as pa
@@ -137,12 +137,21 @@ class StorageOptions:
         return cls(**values)
 
     def safe_dict(self) -> dict[str, Any]:
-        """All fields, secrets replaced by ``***``: for logs, manifests and ``--help`` output."""
+        """All fields, secrets replaced by ``***``: for logs, manifests and ``--help`` output.
+
+        Includes credentials written into the endpoint URL (``https://***@minio:9000``)."""
         out = dataclasses.asdict(self)
         for name in _SECRET_FIELDS:
             if out[name] is not None:
                 out[name] = "***"
+        if self.s3_endpoint_url:
+            out["s3_endpoint_url"] = _redact_endpoint(self.s3_endpoint_url)
         return out
+
+    def __repr__(self) -> str:
+        safe = self.safe_dict()
+        shown = ", ".join(f"{f.name}={safe[f.name]!r}" for f in dataclasses.fields(self) if f.repr)
+        return f"StorageOptions({shown})"
 
 
 def _parse_env(name: str, raw: str, type_: Any) -> Any:
@@ -166,9 +175,11 @@ def _parse_env(name: str, raw: str, type_: Any) -> Any:
 
 
 class _PendingWrite(Protocol):
-    """One open atomic write: ``stream`` takes the bytes, then exactly one of commit/abort runs."""
+    """One open atomic write: ``stream`` takes the bytes, then exactly one of commit/abort runs.
+    ``commit`` sets ``written`` to the size of the published file."""
 
     stream: pa.NativeFile
+    written: int
 
     def commit(self) -> None: ...
 
@@ -181,6 +192,11 @@ class Storage:
     ``uri`` is a local path, ``file://...``, ``s3://bucket/prefix`` (also ``s3a://``), ``gs://...`` or
     ``abfs[s]://``/``az://...``. Method paths are relative to it, ``/``-separated, and may not climb out
     (``..``). Nothing is created until the first write, so a read-only use has no side effects.
+
+    The :attr:`uri` attribute (in events, error messages and manifests) never holds credentials: an
+    S3 URI with ``key:secret@`` is refused (credentials belong in :class:`StorageOptions` or the AWS
+    chain), and for other schemes the given URI is only used to open the filesystem while ``uri``
+    shows its userinfo and query values as ``***``.
     """
 
     def __init__(self, uri: str, options: StorageOptions | None = None):
@@ -194,6 +210,7 @@ class Storage:
         self._client: Any = None
         self._client_lock = threading.Lock()
         self._region: str | None = None
+        self._uri_query = ""  # redacted "?k=***" of a gs://, abfs://... URI; uri_of puts paths before it
         self._flexible_checksums = not self.options.s3_endpoint_url
         scheme = urlsplit(uri).scheme.lower() if "://" in uri else ""
         if scheme in ("", "file"):
@@ -225,7 +242,7 @@ class Storage:
         if scheme == "file":
             parts = urlsplit(uri)
             if parts.netloc not in ("", "localhost"):
-                raise ConfigError(f"file URI with a remote host is not supported: {uri}")
+                raise ConfigError(f"file URI with a remote host is not supported: {_redact_uri(uri)[0]}")
             path = url2pathname(unquote(parts.path))
         else:
             path = uri
@@ -236,9 +253,15 @@ class Storage:
 
     def _init_s3(self, uri: str) -> None:
         parts = urlsplit(uri)
+        if "@" in parts.netloc:
+            raise ConfigError(
+                f"S3 URI must not contain credentials ({_redact_uri(uri)[0]}): give them as the "
+                "s3_access_key_id/s3_secret_access_key options (CASSANDRA_BULK_S3_* variables) or an AWS "
+                "profile, or leave them to the AWS credential chain (AWS_* environment, ~/.aws, instance role)"
+            )
         bucket, prefix = parts.netloc, parts.path.strip("/")
         if not bucket:
-            raise ConfigError(f"S3 URI without a bucket: {uri}")
+            raise ConfigError(f"S3 URI without a bucket: {_redact_uri(uri)[0]}")
         self._bucket, self._key_prefix = bucket, prefix
         self.root = f"{bucket}/{prefix}" if prefix else bucket
         self.uri = f"s3://{self.root}"
@@ -250,15 +273,21 @@ class Storage:
         url, allow = self.options.s3_endpoint_url, self.options.s3_allow_http
         if not url:
             return None, "https"
+        shown = _redact_endpoint(url)
+        if "@" in urlsplit(url if "://" in url else f"//{url}").netloc:
+            raise ConfigError(
+                f"S3 endpoint URL must not contain credentials ({shown}): give them as the "
+                "s3_access_key_id/s3_secret_access_key options or leave them to the AWS credential chain"
+            )
         if "://" not in url:
             return url.rstrip("/"), "http" if allow else "https"
         parts = urlsplit(url)
         if parts.path not in ("", "/"):
-            raise ConfigError(f"S3 endpoint URL must not have a path: {url}")
+            raise ConfigError(f"S3 endpoint URL must not have a path: {shown}")
         if parts.scheme == "http" and allow is False:
-            raise ConfigError(f"S3 endpoint {url} is plain HTTP and s3_allow_http is false")
+            raise ConfigError(f"S3 endpoint {shown} is plain HTTP and s3_allow_http is false")
         if parts.scheme not in ("http", "https"):
-            raise ConfigError(f"S3 endpoint URL must be http:// or https://, not {url}")
+            raise ConfigError(f"S3 endpoint URL must be http:// or https://, not {shown}")
         return parts.netloc, parts.scheme
 
     def _s3_region(self) -> str | None:
@@ -309,17 +338,30 @@ class Storage:
         """gs:// and abfs:// resolve to pyarrow's native filesystem or an fsspec one wrapped for pyarrow.
 
         Not exercised by the test suite (no such service here); writes use the temp-object + move path.
+        The raw ``uri`` (which may carry ``?account_key=...``, ``?access_token=...`` or ``user:pw@``) only
+        reaches the filesystem constructors; ``self.uri`` and every message get the redacted form.
         """
-        self.uri, self.kind = uri.rstrip("/"), kind
+        # Azure's URIs name the container as the user (abfs://container@account...): keep that part.
+        redacted, secrets = _redact_uri(uri, keep_user=kind == "azure")
+        base, sep, query = redacted.partition("?")
+        self.uri, self.kind, self._uri_query = base.rstrip("/") + sep + query, kind, sep + query
+        raw_query = urlsplit(uri).query
         errors: list[str] = []
         attempts = (self._native_fs, self._fsspec_fs) if native_first else (self._fsspec_fs, self._native_fs)
         for attempt in attempts:
             try:
-                self.fs, self.root = attempt(uri)
-                self.root = self.root.rstrip("/")
-                return
+                fs, root = attempt(uri)
             except Exception as exc:
-                errors.append(f"{type(exc).__name__}: {exc}")
+                errors.append(_scrub(f"{type(exc).__name__}: {exc}", uri, redacted, secrets))
+                continue
+            root = root.rstrip("/")
+            if raw_query and root.endswith(f"?{raw_query}"):  # fsspec leaves the query in the path
+                root = root[: -len(raw_query) - 1].rstrip("/")
+            if any(len(secret) >= 4 and secret in root for secret in secrets):
+                errors.append(f"{attempt.__name__.strip('_')}: the URI's credentials would be part of the object paths")
+                continue
+            self.fs, self.root = fs, root
+            return
         extra = {"gcs": "gcs", "azure": "azure"}.get(kind)
         hint = f" (pip install 'cassandra-bulk[{extra}]')" if extra else ""
         raise StorageError("open", self.uri, "; ".join(errors) + hint)
@@ -424,7 +466,10 @@ class Storage:
         rel = self._rel(relpath, allow_empty=True)
         if self.kind == "local":
             return self._full(rel)
-        return f"{self.uri}/{rel}" if rel else self.uri
+        if not rel:
+            return self.uri
+        base = self.uri[: len(self.uri) - len(self._uri_query)]
+        return f"{base}/{rel}{self._uri_query}"
 
     def _error(self, action: str, relpath: str, exc: BaseException) -> StorageError:
         if isinstance(exc, StorageError):
@@ -433,36 +478,17 @@ class Storage:
 
     # -- writing -------------------------------------------------------------------------------
 
-    @contextlib.contextmanager
-    def open_atomic(self, relpath: str, compression: str | None = None) -> Iterator[pa.NativeFile]:
-        """Write ``relpath`` so it appears whole or not at all.
+    def open_atomic(self, relpath: str, compression: str | None = None) -> AtomicWrite:
+        """Write ``relpath`` so it appears whole or not at all: ``with storage.open_atomic(p) as f:``.
 
         The block gets a writable ``pa.NativeFile`` (wrapped in ``pa.CompressedOutputStream`` when
         ``compression`` is gzip, zstd or bz2). Leaving the block normally publishes the file; an
         exception (or a crash) discards it and leaves any previous version at ``relpath`` in place.
         Concurrent writers of one path each publish a complete file; the last to finish wins.
-        Raises :class:`StorageError` when the destination cannot be written.
+        Raises :class:`StorageError` when the destination cannot be written. Once published, the
+        returned object's :attr:`AtomicWrite.bytes_written` is the stored size (no extra request).
         """
-        codec = _codec(compression)
-        rel = self._rel(relpath)
-        try:
-            pending = self._begin(rel)
-        except Exception as exc:
-            raise self._error("write", rel, exc) from exc
-        outer = pa.CompressedOutputStream(pending.stream, codec) if codec else pending.stream
-        try:
-            yield outer
-        except BaseException:
-            pending.abort(outer)
-            raise
-        try:
-            outer.close()  # flushes buffers and the compression trailer into the pending write
-            pending.commit()
-        except BaseException as exc:
-            pending.abort(outer)
-            if isinstance(exc, Exception) and _is_storage_failure(exc):
-                raise self._error("write", rel, exc) from exc
-            raise
+        return AtomicWrite(self, self._rel(relpath), _codec(compression))
 
     def _begin(self, rel: str) -> _PendingWrite:
         if self._publish == "rename":
@@ -607,9 +633,72 @@ class Storage:
                     raise StorageError(
                         "delete", f"s3://{self._bucket}/{err.get('Key')}", f"{err.get('Code')}: {err.get('Message')}"
                     )
+        # Incomplete multipart uploads (a killed writer's) are invisible to listings but billed.
+        uploads = client.get_paginator("list_multipart_uploads").paginate(Bucket=self._bucket, Prefix=listing_prefix)
+        for page in uploads:
+            for upload in page.get("Uploads", []):
+                try:
+                    client.abort_multipart_upload(Bucket=self._bucket, Key=upload["Key"], UploadId=upload["UploadId"])
+                except Exception as exc:
+                    if "NoSuchUpload" not in str(exc):  # completed or aborted meanwhile
+                        raise
 
 
 # -- atomic write strategies -----------------------------------------------------------------------
+
+
+class AtomicWrite:
+    """The context manager :meth:`Storage.open_atomic` returns; ``__enter__`` gives the stream.
+
+    After the block exits normally the file is published and :attr:`bytes_written` holds its size as
+    stored (after compression), so callers need no ``size()`` request::
+
+        cm = storage.open_atomic("part.csv", compression="gzip")
+        with cm as f:
+            f.write(data)
+        size = cm.bytes_written
+    """
+
+    bytes_written: int | None = None
+    """Size of the published file in bytes; None until the block has exited normally."""
+
+    def __init__(self, storage: Storage, rel: str, codec: str | None):
+        self._storage, self._rel, self._codec = storage, rel, codec
+        self._pending: _PendingWrite | None = None
+        self._outer: pa.NativeFile | None = None
+
+    def __enter__(self) -> pa.NativeFile:
+        if self._pending is not None:
+            raise RuntimeError("an atomic write can only be entered once")
+        try:
+            pending = self._storage._begin(self._rel)
+        except Exception as exc:
+            raise self._storage._error("write", self._rel, exc) from exc
+        try:
+            outer = pa.CompressedOutputStream(pending.stream, self._codec) if self._codec else pending.stream
+        except BaseException:
+            pending.abort(pending.stream)  # nothing may stay behind, not even a local temp file
+            raise
+        self._pending, self._outer = pending, outer
+        return outer
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
+        pending, outer = self._pending, self._outer
+        if pending is None or outer is None:
+            return
+        self._outer = None  # exactly one commit or abort
+        if exc_type is not None:
+            pending.abort(outer)
+            return
+        try:
+            outer.close()  # flushes buffers and the compression trailer into the pending write
+            pending.commit()
+        except BaseException as err:
+            pending.abort(outer)
+            if isinstance(err, Exception) and _is_storage_failure(err):
+                raise self._storage._error("write", self._rel, err) from err
+            raise
+        self.bytes_written = pending.written
 
 
 def _temp_name(path: str) -> str:
@@ -633,6 +722,7 @@ class _LocalRename:
     def __init__(self, path: str):
         self.path = path
         self.tmp = _temp_name(path)
+        self.written = 0
         os.makedirs(posixpath.dirname(path) or ".", exist_ok=True)
         self.stream = pafs.LocalFileSystem().open_output_stream(self.tmp)
 
@@ -641,6 +731,7 @@ class _LocalRename:
         fd = os.open(self.tmp, os.O_RDWR)
         try:
             os.fsync(fd)
+            self.written = os.fstat(fd).st_size
         finally:
             os.close(fd)
         os.replace(self.tmp, self.path)
@@ -669,10 +760,12 @@ class _CopyPublish:
 
     def __init__(self, fs: pafs.FileSystem, path: str):
         self.fs, self.path, self.tmp = fs, path, _temp_name(path)
+        self.written = 0
         self.stream = fs.open_output_stream(self.tmp)
 
     def commit(self) -> None:
         self.stream.close()
+        self.written = int(self.fs.get_file_info(self.tmp).size or 0)  # the stream is closed: ask the store
         try:
             self.fs.move(self.tmp, self.path)
         except (NotImplementedError, pa.ArrowNotImplementedError):
@@ -699,8 +792,11 @@ class _S3Upload:
     * a file smaller than one part goes up as one PutObject at commit (nothing to abort before that);
     * otherwise parts of ``part_size`` are uploaded as they fill, ``max_in_flight`` at a time in the
       background, and CompleteMultipartUpload at commit publishes the object in one step;
-    * on abort the upload is aborted, so the key is untouched. A killed process leaves an incomplete,
-      invisible upload: an ``AbortIncompleteMultipartUpload`` lifecycle rule on the bucket reclaims it.
+    * on abort the part uploads still running are waited for first (a part that lands after
+      AbortMultipartUpload would be kept, invisible and billed), then the upload is aborted, so the
+      key is untouched. A killed process leaves an incomplete, invisible upload: an
+      ``AbortIncompleteMultipartUpload`` lifecycle rule on the bucket reclaims it (and
+      :meth:`Storage.delete_prefix` aborts those under its prefix).
     """
 
     def __init__(
@@ -716,6 +812,7 @@ class _S3Upload:
         self._pool: ThreadPoolExecutor | None = None
         self._aborted = False
         self._position = 0
+        self.written = 0
         raw = _UploadSink(self)
         self.stream: pa.NativeFile = pa.BufferedOutputStream(pa.PythonFile(raw, mode="w"), _WRITE_BUFFER)
 
@@ -732,21 +829,15 @@ class _S3Upload:
 
     def _write(self, data: bytes) -> int:
         view = memoryview(data)
-        n = len(view)
-        self._position += n
-        if self._buf:
-            take = min(n, self.part_size - len(self._buf))
+        self._position += len(view)
+        while view:  # the buffer never exceeds one part, however large the write
+            take = self.part_size - len(self._buf)
             self._buf += view[:take]
             view = view[take:]
             if len(self._buf) == self.part_size:
                 self._submit(bytes(self._buf))
-                self._buf = bytearray()
-        while len(view) >= self.part_size:
-            self._submit(bytes(view[: self.part_size]))
-            view = view[self.part_size :]
-        if len(view):
-            self._buf += view
-        return n
+                self._buf.clear()
+        return len(data)
 
     def tell(self) -> int:
         return self._position
@@ -761,10 +852,15 @@ class _S3Upload:
                 "write", self.uri, f"object exceeds {S3_MAX_PARTS} parts of {self.part_size} bytes; raise s3_part_size"
             )
         while len(self._pending) >= self.max_in_flight:
-            self._done.append(self._pending.popleft().result())  # also surfaces a failed part now
+            self._take_oldest()  # also surfaces a failed part now
         assert self._pool is not None
         self._pending.append(self._pool.submit(self._upload_part, self._next_part, chunk))
         self._next_part += 1
+
+    def _take_oldest(self) -> None:
+        # Wait before popping: an interrupted wait leaves the future where abort() still sees it.
+        self._done.append(self._pending[0].result())
+        self._pending.popleft()
 
     def _upload_part(self, number: int, chunk: bytes) -> dict[str, Any]:
         resp = self.client.upload_part(
@@ -778,15 +874,16 @@ class _S3Upload:
 
     def commit(self) -> None:
         self.stream.close()
+        self.written = self._position
         if self._upload_id is None:
             self.client.put_object(Bucket=self.bucket, Key=self.key, Body=bytes(self._buf), **self.extra)
-            self._buf = bytearray()
+            self._buf.clear()
             return
         if self._buf:
             self._submit(bytes(self._buf))
-            self._buf = bytearray()
+            self._buf.clear()
         while self._pending:
-            self._done.append(self._pending.popleft().result())
+            self._take_oldest()
         parts = sorted(self._done, key=lambda p: p["PartNumber"])
         self.client.complete_multipart_upload(
             Bucket=self.bucket, Key=self.key, UploadId=self._upload_id, MultipartUpload={"Parts": parts}
@@ -795,25 +892,22 @@ class _S3Upload:
 
     def abort(self, outer: pa.NativeFile) -> None:
         self._aborted = True
-        for fut in self._pending:
-            fut.cancel()
-        for fut in self._pending:
-            with contextlib.suppress(BaseException):
-                fut.result()
+        # First let every part still uploading finish (queued ones are cancelled): one that landed
+        # after AbortMultipartUpload would be stored, invisible, until a lifecycle rule removes it.
+        self._shutdown(cancel=True)
         self._pending.clear()
-        self._buf = bytearray()
+        self._buf.clear()
         if self._upload_id is not None:
             try:
                 self.client.abort_multipart_upload(Bucket=self.bucket, Key=self.key, UploadId=self._upload_id)
             except Exception as exc:  # the object is still not published; only storage is left behind
                 log.warning("could not abort multipart upload of s3://%s/%s: %s", self.bucket, self.key, exc)
-        self._shutdown()
         _close_quietly(outer)
         _close_quietly(self.stream)
 
-    def _shutdown(self) -> None:
+    def _shutdown(self, cancel: bool = False) -> None:
         if self._pool is not None:
-            self._pool.shutdown(wait=True)
+            self._pool.shutdown(wait=True, cancel_futures=cancel)
             self._pool = None
 
 
@@ -851,6 +945,53 @@ def _codec(compression: str | None) -> str | None:
     if compression not in COMPRESSIONS:
         raise ConfigError(f"unknown stream compression {compression!r}; one of {', '.join(COMPRESSIONS)}")
     return compression
+
+
+def _redact_uri(uri: str, *, keep_user: bool = False) -> tuple[str, list[str]]:
+    """(``uri`` with its userinfo and every query value shown as ``***``, the secret strings it held).
+
+    ``keep_user`` keeps a userinfo without password (Azure's ``abfs://container@account/...``) and
+    masks only the password. A URI with nothing to mask comes back unchanged.
+    """
+    parts = urlsplit(uri)
+    secrets: list[str] = []
+    netloc = parts.netloc
+    if "@" in netloc:
+        userinfo, _, host = netloc.rpartition("@")
+        user, colon, password = userinfo.partition(":")
+        if keep_user:
+            secrets.append(password)
+            netloc = f"{user}:***@{host}" if colon else netloc
+        else:
+            secrets += [userinfo, password]
+            netloc = f"***@{host}"
+    query = []
+    for item in parts.query.split("&") if parts.query else ():
+        key, eq, value = item.partition("=")
+        secrets.append(value if eq else key)
+        query.append(f"{key}=***" if eq else "***")
+    if parts.fragment:
+        secrets.append(parts.fragment)
+    if netloc == parts.netloc and not query and not parts.fragment:
+        return uri, []
+    redacted = urlunsplit((parts.scheme, netloc, parts.path, "&".join(query), "***" if parts.fragment else ""))
+    return redacted, [s for s in secrets if s]
+
+
+def _redact_endpoint(url: str) -> str:
+    """An S3 endpoint (``https://user:pw@host:port`` or ``host:port``) with its userinfo masked."""
+    if "://" in url:
+        return _redact_uri(url)[0]
+    return _redact_uri(f"//{url}")[0][2:]
+
+
+def _scrub(text: str, raw: str, redacted: str, secrets: list[str]) -> str:
+    """``text`` (a backend's error message) with the raw URI and each secret of it masked."""
+    text = text.replace(raw, redacted)
+    for secret in sorted({*secrets, *map(unquote, secrets)}, key=len, reverse=True):
+        if len(secret) >= 4:  # shorter values are no credential; masking them would garble the text
+            text = text.replace(secret, "***")
+    return text
 
 
 def _is_storage_failure(exc: Exception) -> bool:

@@ -62,7 +62,6 @@ import json
 import math
 import re
 import socket
-import struct
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -80,6 +79,8 @@ __all__ = [
     "TextCodecError",
     "parse_csv_column",
     "parse_json_value",
+    "read_csv",
+    "read_jsonl",
     "render_csv",
     "render_csv_header",
     "render_jsonl",
@@ -131,21 +132,28 @@ class CsvOptions:
     newline: str = "\n"
 
     def __post_init__(self) -> None:
-        fmt = str(self.binary_format).upper()
-        if fmt not in BINARY_FORMATS:
-            raise ConfigError(f"unknown binary format {self.binary_format!r}; one of BASE64, HEX")
-        object.__setattr__(self, "binary_format", fmt)
-        if not self.delimiter:
-            raise ConfigError("the CSV delimiter must not be empty")
-        if len(self.quote) != 1 or len(self.escape) != 1:
-            raise ConfigError("the CSV quote and escape must be single characters")
+        object.__setattr__(self, "binary_format", _binary_format(self.binary_format))
+        for name in ("delimiter", "quote", "escape"):
+            # One character each: a longer delimiter cannot be split reliably, and read_csv
+            # (pyarrow's tokenizer) takes single characters only.
+            value = getattr(self, name)
+            if not isinstance(value, str) or len(value) != 1:
+                raise ConfigError(f"the CSV {name} must be a single character, not {value!r}")
         if self.newline not in ("\n", "\r\n", "\r"):
             raise ConfigError(r"the CSV newline must be \n, \r\n or \r")
         specials = (self.quote, self.escape, "\r", "\n")
-        if any(c in self.delimiter for c in specials):
-            raise ConfigError("the CSV delimiter must not contain the quote, escape or line-break characters")
+        if self.delimiter in specials:
+            raise ConfigError("the CSV delimiter must not be the quote, escape or a line-break character")
         if any(c in self.null_string for c in specials) or (self.null_string and self.delimiter in self.null_string):
             raise ConfigError("the CSV null string must not contain the delimiter, quote, escape or line breaks")
+
+
+def _binary_format(value: Any) -> str:
+    """``BASE64`` or ``HEX`` (any case); ConfigError otherwise."""
+    fmt = str(value).upper()
+    if fmt not in BINARY_FORMATS:
+        raise ConfigError(f"unknown binary format {value!r}; one of BASE64, HEX")
+    return fmt
 
 
 # -- type analysis ---------------------------------------------------------------------------------
@@ -560,8 +568,9 @@ def _timestamp_col_text(arr: pa.Array) -> pa.Array:
     if unit != "s":  # the fraction is always there: drop the zeros java.time leaves out
         text = pc.utf8_rtrim(pc.utf8_rtrim(text, characters="0"), characters=".")
     text = _join(pc.replace_substring(text, " ", "T", max_replacements=1), _lit("Z"))
-    low = _VEC_MIN_DAY * 86_400 * per
-    high = (_VEC_MAX_DAY + 1) * 86_400 * per - 1
+    # Clamped to int64: in nanoseconds the whole range lies inside years 1677-2262.
+    low = max(_VEC_MIN_DAY * 86_400 * per, -(2**63))
+    high = min((_VEC_MAX_DAY + 1) * 86_400 * per - 1, _I64)
     outside = pc.or_(pc.less(ints, low), pc.greater(ints, high))
     return _patch(text, outside, ints, lambda v: _timestamp_text(v, unit))
 
@@ -779,9 +788,7 @@ def render_csv(batch: pa.RecordBatch, options: CsvOptions) -> bytes:
 
 def render_jsonl(batch: pa.RecordBatch, binary_format: str = "BASE64") -> bytes:
     """One JSON object per row and line, keys = column names in schema order (DSBulk's JSON)."""
-    fmt = str(binary_format).upper()
-    if fmt not in BINARY_FORMATS:
-        raise ConfigError(f"unknown binary format {binary_format!r}; one of BASE64, HEX")
+    fmt = _binary_format(binary_format)
     if batch.num_rows == 0:
         return b""
     if batch.num_columns == 0:
@@ -836,20 +843,27 @@ def _int_range(t: pa.DataType) -> tuple[int, int]:
     return -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
 
 
+def _finite_decimal(s: str, node: _Node, not_finite: str = "invalid literal") -> decimal.Decimal:
+    """The exact decimal value of ``s`` (ASCII, blanks around allowed); ``not_finite`` for NaN/Infinity."""
+    try:
+        if not s.isascii():
+            raise decimal.InvalidOperation
+        dec = decimal.Decimal(s.strip())
+    except decimal.InvalidOperation:
+        raise TextCodecError(s, node.cql, "invalid literal") from None
+    if not dec.is_finite():
+        raise TextCodecError(s, node.cql, not_finite)
+    return dec
+
+
 def _parse_integer(s: str, node: _Node) -> int:
     text = s.strip()
-    if not text.isascii():
-        raise TextCodecError(s, node.cql, "invalid literal")
-    if _INT_RE.match(text) and len(text) <= 40:
+    if text.isascii() and _INT_RE.match(text) and len(text) <= 40:
         value = int(text)
     else:
-        # DSBulk accepts any exactly integral number ("1.0", "1E3").
-        try:
-            dec = decimal.Decimal(text)
-        except decimal.InvalidOperation:
-            raise TextCodecError(s, node.cql, "invalid literal") from None
-        if not dec.is_finite() or dec.adjusted() > 40 or dec != dec.to_integral_value():
-            raise TextCodecError(s, node.cql, "not an integer" if dec.is_finite() else "invalid literal")
+        dec = _finite_decimal(s, node)  # DSBulk accepts any exactly integral number ("1.0", "1E3")
+        if dec.adjusted() > 40 or dec != dec.to_integral_value():
+            raise TextCodecError(s, node.cql, "not an integer")
         value = int(dec)
     lo, hi = _int_range(node.arrow)
     if not lo <= value <= hi:
@@ -859,14 +873,7 @@ def _parse_integer(s: str, node: _Node) -> int:
 
 def _parse_exact(s: str, node: _Node) -> decimal.Decimal:
     t = node.arrow
-    try:
-        if not s.isascii():
-            raise decimal.InvalidOperation
-        dec = decimal.Decimal(s.strip())
-    except decimal.InvalidOperation:
-        raise TextCodecError(s, node.cql, "invalid literal") from None
-    if not dec.is_finite():
-        raise TextCodecError(s, node.cql, "invalid literal")
+    dec = _finite_decimal(s, node)
     if dec.adjusted() >= t.precision - t.scale:
         raise TextCodecError(s, node.cql, f"more than {t.precision - t.scale} digits (Arrow {t})")
     ctx = decimal.Context(prec=t.precision + 2)
@@ -877,61 +884,26 @@ def _parse_exact(s: str, node: _Node) -> decimal.Decimal:
 
 
 def _parse_decimal(s: str, node: _Node) -> str:
-    try:
-        if not s.isascii():
-            raise decimal.InvalidOperation
-        dec = decimal.Decimal(s.strip())
-    except decimal.InvalidOperation:
-        raise TextCodecError(s, node.cql, "invalid literal") from None
-    if not dec.is_finite():
-        raise TextCodecError(s, node.cql, "a CQL decimal cannot be NaN or infinite")
-    return str(dec)  # the canonical literal, as the driver's Decimal prints it
-
-
-def _f32_bits(value: float) -> int:
-    return int(struct.unpack("<I", struct.pack("<f", value))[0])
-
-
-def _f32_from_bits(bits: int) -> float:
-    return float(struct.unpack("<f", struct.pack("<I", bits & 0xFFFFFFFF))[0])
-
-
-def _f32_step(f: float, up: bool) -> float:
-    """The float32 next to ``f`` towards +inf (``up``) or -inf."""
-    if f == 0:
-        return _f32_from_bits(1 if up else 0x80000001)
-    bits = _f32_bits(f)
-    return _f32_from_bits(bits + 1 if (f > 0) == up else bits - 1)
-
-
-def _round_float32(value: float, text: str, node: _Node, original: Any) -> float:
-    """The float32 nearest to the decimal ``text``. Rounding through the double ``value`` goes wrong
-    only when that double is exactly a float32 midpoint; the exact decimal then decides."""
-    if not math.isfinite(value):
-        return value
-    try:
-        f = _f32_from_bits(_f32_bits(value))
-    except OverflowError:
-        raise TextCodecError(original, node.cql, "out of range for float") from None
-    if f == value:
-        return f
-    other = _f32_step(f, value > f)
-    if not math.isfinite(other) or value != (f + other) / 2:
-        return f
-    exact, middle = decimal.Decimal(text), decimal.Decimal(value)
-    if exact == middle:
-        return f  # a true tie: struct already rounded half to even
-    return max(f, other) if exact > middle else min(f, other)
+    # the canonical literal, as the driver's Decimal prints it
+    return str(_finite_decimal(s, node, "a CQL decimal cannot be NaN or infinite"))
 
 
 def _parse_floating(s: str, node: _Node) -> float:
     text = s.strip()
     if not _FLOAT_RE.match(text):
         raise TextCodecError(s, node.cql, "invalid literal")
-    value = float(text)
-    if math.isinf(value) and "inf" not in text.lower():
+    if node.kind == DOUBLE:
+        value = float(text)
+    else:
+        # Arrow's cast rounds the decimal straight to the nearest float32 (not through a double,
+        # which could land on a float32 midpoint), exactly as the vectorized path does.
+        try:
+            value = pc.cast(pa.scalar(text, _STR), pa.float32()).as_py()
+        except pa.ArrowInvalid:
+            raise TextCodecError(s, node.cql, "invalid literal") from None
+    if math.isinf(value) and "inf" not in text.lower():  # both casts turn an overflow into infinity
         raise TextCodecError(s, node.cql, f"out of range for {node.cql}")
-    return _round_float32(value, text, node, s) if node.kind == FLOAT else value
+    return float(value)
 
 
 def _parse_blob(s: str, node: _Node, binary_format: str) -> bytes:
@@ -1082,7 +1054,9 @@ def _parse_duration(s: str, node: _Node) -> dict[str, int]:
                 nanos += number * _NANOS[unit]
         if pos == 0:
             raise bad()
-    if months > _I32 or days > _I32 or nanos > _I64:
+    # Magnitudes: a negative duration reaches one further (-2**31 months, -2**63 nanoseconds).
+    extra = 1 if negative else 0
+    if months > _I32 + extra or days > _I32 + extra or nanos > _I64 + extra:
         raise bad("too large for a CQL duration")
     sign = -1 if negative else 1
     return {"months": sign * months, "days": sign * days, "nanoseconds": sign * nanos}
@@ -1296,10 +1270,7 @@ def parse_json_value(value: Any, field: pa.Field, *, binary_format: str = "BASE6
     Strings are read with the CSV rules (a timestamp is its ISO text, a blob its BASE64 or hex),
     so ``"123"`` is also accepted for an int. Build the column with :func:`to_arrow_column`.
     """
-    fmt = str(binary_format).upper()
-    if fmt not in BINARY_FORMATS:
-        raise ConfigError(f"unknown binary format {binary_format!r}; one of BASE64, HEX")
-    return _parse_json(value, _field_node(field), fmt)
+    return _parse_json(value, _field_node(field), _binary_format(binary_format))
 
 
 _FAST_KINDS = (INT, FLOAT, DOUBLE, BOOLEAN, DATE, TIMESTAMP)
@@ -1370,12 +1341,17 @@ def parse_csv_column(
 def read_csv(source: Any, schema: pa.Schema, options: CsvOptions | None = None) -> pa.Table:
     """A CSV file written by :func:`render_csv` (or by DSBulk) as a typed table of ``schema``.
 
-    pyarrow tokenizes (fast, multi-threaded); every cell stays text until :func:`parse_csv_column`
-    types it, so an unquoted empty cell is null and a quoted ``""`` is the empty string.
+    ``source`` is the file's bytes, a binary file-like object (e.g. a ``pyarrow.NativeFile``) or a
+    local path. pyarrow tokenizes (fast, multi-threaded); every cell stays text until
+    :func:`parse_csv_column` types it, so an unquoted empty cell is null and a quoted ``""`` is the
+    empty string. With ``options.header`` the first line is the header and names the columns;
+    otherwise the columns are ``schema``'s in order.
     """
     import pyarrow.csv as pacsv
 
     options = options or CsvOptions()
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        source = pa.BufferReader(pa.py_buffer(source))
     escape_is_quote = options.escape == options.quote
     tokens = pacsv.read_csv(
         source,
@@ -1401,16 +1377,27 @@ def read_csv(source: Any, schema: pa.Schema, options: CsvOptions | None = None) 
     return pa.table([parse_csv_column(tokens.column(f.name), f, options) for f in schema], schema=schema)
 
 
-def read_jsonl(lines: Any, schema: pa.Schema, binary_format: str = "BASE64") -> pa.Table:
+def read_jsonl(source: Any, schema: pa.Schema, binary_format: str = "BASE64") -> pa.Table:
     """JSON Lines written by :func:`render_jsonl` (or DSBulk's json connector) as a typed table.
 
-    Floats are read as ``Decimal`` so decimals and varints keep every digit."""
-    import decimal
-    import json
-
-    docs = [json.loads(line, parse_float=decimal.Decimal) for line in lines if line.strip()]
+    ``source`` is the file's bytes, a binary file-like object (a ``pyarrow.NativeFile``, a file
+    opened ``"rb"``) or an iterable of ``bytes`` lines. Records are split on ``b"\\n"`` only:
+    ``str.splitlines()`` would also split at U+2028, U+2029 or U+0085, which JSON strings hold
+    unescaped. Floats are read as ``Decimal`` so decimals and varints keep every digit."""
+    fmt = _binary_format(binary_format)
+    if hasattr(source, "read"):
+        source = source.read()
+    if isinstance(source, str):
+        raise TypeError("read_jsonl takes bytes, a binary file or bytes lines, not str")
+    lines = bytes(source).split(b"\n") if isinstance(source, (bytes, bytearray, memoryview)) else source
+    docs = []
+    for line in lines:
+        if not isinstance(line, (bytes, bytearray)):
+            raise TypeError(f"read_jsonl takes bytes lines, not {type(line).__name__}")
+        if line.strip():
+            docs.append(json.loads(line, parse_float=decimal.Decimal))
     columns = []
     for f in schema:
-        values = [parse_json_value(d.get(f.name), f, binary_format=binary_format) for d in docs]
+        values = [parse_json_value(d.get(f.name), f, binary_format=fmt) for d in docs]
         columns.append(to_arrow_column(values, f))
     return pa.table(columns, schema=schema)

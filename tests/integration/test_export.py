@@ -172,7 +172,7 @@ def test_text_exports_read_back_equal_to_driver_values(
         if fmt == "csv":
             tables.append(read_csv(stream, schema))
         else:
-            tables.append(read_jsonl(stream.read().decode().splitlines(), schema))
+            tables.append(read_jsonl(stream, schema))
     table = pa.concat_tables(tables)
     cols = {
         f.name: column_plain(table.column(f.name), (f.metadata or {}).get(b"cql_type", b"").decode())

@@ -83,6 +83,9 @@ def test_webhook_posts_json_events() -> None:
     finally:
         server.shutdown()
     assert [e["event"] for e in received] == [
-        "operation_started", "range_finished", "range_failed", "operation_finished"
+        "operation_started",
+        "range_finished",
+        "range_failed",
+        "operation_finished",
     ]
     assert received[1]["range_id"] == "r0-of-2" and received[1]["rows"] == 10

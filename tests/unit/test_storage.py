@@ -552,3 +552,155 @@ def test_resolution_gcs_and_azure(monkeypatch: pytest.MonkeyPatch) -> None:
     except StorageError as exc:
         pytest.skip(f"adlfs could not be set up offline: {exc}")
     assert az.root == "container/exports/t1" and az.kind == "azure"
+
+
+# -- review fixes ------------------------------------------------------------------------------------
+
+
+def test_bytes_written_is_the_stored_size(make_storage: MakeStorage) -> None:
+    """open_atomic's context manager reports the published size, so no size()/HEAD request is needed."""
+    st = make_storage(s3_part_size=5 * MIB)
+    payload = os.urandom(6 * MIB) + b"x" * 100_000  # over one S3 part: a multipart upload
+    for name, data, codec in [("a.bin", payload, None), ("b.csv.gz", b"1,2\n" * 50_000, "gzip"), ("e", b"", None)]:
+        cm = st.open_atomic(name, compression=codec)
+        assert cm.bytes_written is None
+        with cm as f:
+            f.write(data)
+        assert cm.bytes_written == st.size(name)
+    assert st.size("a.bin") == len(payload) and st.size("e") == 0
+    cm = st.open_atomic("failed.bin")
+    with pytest.raises(Boom), cm as f:
+        f.write(b"x")
+        raise Boom
+    assert cm.bytes_written is None
+
+
+def test_s3_copy_publish_reports_bytes_written(s3: Callable[..., Storage]) -> None:
+    st = s3()
+    st._publish = "copy"
+    cm = st.open_atomic("c/a.bin")
+    with cm as f:
+        f.write(b"12345")
+    assert cm.bytes_written == 5 == st.size("c/a.bin")
+
+
+def test_compression_stream_failure_leaves_nothing(make_storage: MakeStorage, monkeypatch: pytest.MonkeyPatch) -> None:
+    """pa.CompressedOutputStream raising (e.g. a codec missing from the pyarrow build) used to leave
+    the local temp file open and on disk."""
+    st = make_storage()
+
+    def unavailable(*args: Any, **kwargs: Any) -> None:
+        raise pa.ArrowNotImplementedError("Support for codec 'zstd' not built")
+
+    monkeypatch.setattr(pa, "CompressedOutputStream", unavailable)
+    with pytest.raises(pa.ArrowNotImplementedError), st.open_atomic("z/part.csv", compression="zstd"):
+        pass  # pragma: no cover - never entered
+    assert _raw_names(st) == []
+    if st.kind == "s3":
+        assert _open_uploads(st) == []
+
+
+class _SlowPartsClient:
+    """A boto3 S3 client stand-in whose UploadPart blocks until released; records the call order."""
+
+    def __init__(self) -> None:
+        self.events: list[str] = []
+        self.release = threading.Event()
+
+    def create_multipart_upload(self, **kwargs: Any) -> dict[str, str]:
+        return {"UploadId": "u-1"}
+
+    def upload_part(self, PartNumber: int, **kwargs: Any) -> dict[str, str]:
+        self.events.append(f"start {PartNumber}")
+        self.release.wait(10)
+        self.events.append(f"end {PartNumber}")
+        return {"ETag": f'"{PartNumber}"'}
+
+    def abort_multipart_upload(self, **kwargs: Any) -> None:
+        self.events.append("abort")
+
+
+class Interrupted(BaseException):
+    """Like KeyboardInterrupt: arrives while the writer waits for a part."""
+
+
+def test_s3_abort_waits_for_parts_still_uploading() -> None:
+    """AbortMultipartUpload must come after every part upload has ended: a part landing after it is
+    kept by S3, invisible and billed. The writer used to drop a future from its queue before waiting
+    on it, so an interrupted wait left that part running behind abort's back."""
+    from cassandra_bulk_core.storage import _S3Upload
+
+    client = _SlowPartsClient()
+    upload = _S3Upload(client, "s3://b/k", "b", "k", {}, 5 * MIB, max_in_flight=1)
+    upload.write(b"\0" * (5 * MIB))  # part 1 starts uploading (and blocks)
+    oldest = upload._pending[0]
+
+    def interrupted_wait(timeout: float | None = None) -> Any:
+        raise Interrupted
+
+    oldest.result = interrupted_wait  # type: ignore[method-assign]
+    with pytest.raises(Interrupted):
+        upload.write(b"\0" * (5 * MIB))  # part 2 waits for part 1: interrupted
+    threading.Timer(0.3, client.release.set).start()
+    upload.abort(upload.stream)
+    assert client.events == ["start 1", "end 1", "abort"]
+
+
+def test_s3_delete_prefix_aborts_incomplete_uploads(s3: Callable[..., Storage]) -> None:
+    st = s3()
+    bucket, prefix = st.root.split("/", 1)
+    client = _client_for(st)
+    for key in ("gone/crashed.bin", "gone/sub/crashed.bin", "gone2/keep.bin"):
+        client.create_multipart_upload(Bucket=bucket, Key=f"{prefix}/{key}")
+    st.write_bytes("gone/done.bin", b"x")
+    st.delete_prefix("gone")
+    assert [u["Key"] for u in _open_uploads(st)] == [f"{prefix}/gone2/keep.bin"]
+    assert st.list() == []
+    st.delete_prefix("")
+    assert _open_uploads(st) == []
+
+
+def test_s3_uri_with_credentials_is_refused_without_echoing_them(moto_s3: S3Server) -> None:  # noqa: F811
+    for uri in ("s3://AKIAEXAMPLE:very-secret@test-bucket/x", "s3a://very-secret@test-bucket", "s3://:very-secret@b/"):
+        with pytest.raises(ConfigError) as info:
+            Storage(uri, moto_s3.options)
+        assert "very-secret" not in str(info.value) and "AKIAEXAMPLE" not in str(info.value)
+        assert "***@" in str(info.value) and "s3_access_key_id" in str(info.value)
+
+
+def test_credentials_in_other_uris_are_redacted() -> None:
+    from cassandra_bulk_core.storage import _redact_uri
+
+    st = Storage("memory://bkt/exports/?token=very-secret&sig=a%2Bvery-secret")
+    assert st.uri == "memory://bkt/exports?token=***&sig=***"
+    assert st.uri_of("p/part.csv") == "memory://bkt/exports/p/part.csv?token=***&sig=***"
+    assert "very-secret" not in repr(st) + st.root  # nor written into object names
+    st.write_bytes("p/part.csv", b"x")
+    assert st.read_bytes("p/part.csv") == b"x"
+    with pytest.raises(StorageError) as info:
+        Storage("nosuchfs://user:very-secret@host/p?account_key=very-secret2")
+    assert "very-secret" not in str(info.value) and "nosuchfs://***@host/p?account_key=***" in str(info.value)
+    assert _redact_uri("gs://bkt/p?access_token=t0ken-value#frag") == (
+        "gs://bkt/p?access_token=***#***",
+        ["t0ken-value", "frag"],
+    )
+    # Azure names the container as the user: kept, only a password is masked.
+    assert _redact_uri("abfs://cont@acct.dfs.core.windows.net/p", keep_user=True)[0] == (
+        "abfs://cont@acct.dfs.core.windows.net/p"
+    )
+    assert _redact_uri("abfs://cont:k3y-value@acct/p?sv=1", keep_user=True)[0] == "abfs://cont:***@acct/p?sv=***"
+    assert _redact_uri("gs://bkt/plain/path") == ("gs://bkt/plain/path", [])
+
+
+def test_endpoint_credentials_never_shown() -> None:
+    opts = StorageOptions(s3_endpoint_url="https://user:very-secret@minio:9000")
+    assert opts.safe_dict()["s3_endpoint_url"] == "https://***@minio:9000"
+    assert "very-secret" not in repr(opts)
+    assert StorageOptions(s3_endpoint_url="user:very-secret@minio:9000").safe_dict()["s3_endpoint_url"] == (
+        "***@minio:9000"
+    )
+    assert StorageOptions(s3_endpoint_url="http://minio:9000").safe_dict()["s3_endpoint_url"] == "http://minio:9000"
+    for url in ("https://user:very-secret@minio:9000", "user:very-secret@minio:9000"):
+        with pytest.raises(ConfigError) as info:
+            Storage("s3://bkt/x", StorageOptions(s3_endpoint_url=url, s3_region="us-east-1"))
+        assert "very-secret" not in str(info.value) and "***@minio:9000" in str(info.value)

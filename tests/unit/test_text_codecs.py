@@ -24,7 +24,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.csv as pacsv
 import pytest
 from cassandra import cqltypes
 from cassandra.cqltypes import lookup_casstype
@@ -36,6 +35,8 @@ from cassandra_bulk_core.text_codecs import (
     TextCodecError,
     parse_csv_column,
     parse_json_value,
+    read_csv,
+    read_jsonl,
     render_csv,
     render_csv_header,
     render_jsonl,
@@ -113,26 +114,10 @@ def assert_same(actual: pa.Array, expected: pa.Array) -> None:
     assert comparable(actual.cast(plain).to_pylist()) == comparable(expected.cast(plain).to_pylist())
 
 
-def read_csv_back(data: bytes, schema: pa.Schema, options: CsvOptions) -> pa.Table:
-    """Tokenize our CSV with pyarrow's reader: unquoted empty = null, quoted "" = empty string."""
-    escape_is_quote = options.escape == options.quote
-    return pacsv.read_csv(
-        io.BytesIO(data),
-        parse_options=pacsv.ParseOptions(
-            delimiter=options.delimiter,
-            quote_char=options.quote,
-            escape_char=False if escape_is_quote else options.escape,
-            double_quote=escape_is_quote,
-            newlines_in_values=True,
-            ignore_empty_lines=False,  # a one-column row holding a null is an empty line
-        ),
-        convert_options=pacsv.ConvertOptions(
-            column_types=dict.fromkeys(schema.names, pa.string()),
-            strings_can_be_null=True,
-            null_values=[options.null_string],
-            quoted_strings_can_be_null=False,
-        ),
-    )
+def csv_cells(data: bytes, schema: pa.Schema, options: CsvOptions) -> pa.Table:
+    """The raw cells of our CSV (unquoted empty = null, quoted "" = empty string): the shipped
+    read_csv with every column read as text, which keeps each cell exactly as tokenized."""
+    return read_csv(data, pa.schema([pa.field(name, pa.string()) for name in schema.names]), options)
 
 
 # -- every type: exact CSV cell and JSON value ---------------------------------------------------
@@ -374,16 +359,15 @@ def test_round_trip_every_type(cql: str, arrow: pa.DataType, values: list[Any], 
     original = batch.column(0)
     options = CsvOptions(binary_format=binary_format)
 
-    # CSV: our text, tokenized by an independent reader, parsed back (vectorized and per-value).
+    # CSV: our text read back by the shipped reader (vectorized), and its cells parsed per value.
     data = render_csv_header(batch.schema, options) + render_csv(batch, options)
-    cells = read_csv_back(data, batch.schema, options).column("c")
-    assert_same(parse_csv_column(cells, field, options), original)
+    assert_same(read_csv(data, batch.schema, options).column("c").combine_chunks(), original)
+    cells = csv_cells(data, batch.schema, options).column("c")
     assert_same(parse_csv_column(cells.to_pylist(), field, options), original)
 
     # JSON lines, loaded the way a loader should (exact decimals).
-    docs = [json.loads(line, parse_float=decimal.Decimal) for line in render_jsonl(batch, binary_format).splitlines()]
-    parsed = [parse_json_value(doc["c"], field, binary_format=binary_format) for doc in docs]
-    assert_same(to_arrow_column(parsed, field), original)
+    table = read_jsonl(render_jsonl(batch, binary_format), batch.schema, binary_format)
+    assert_same(table.column("c").combine_chunks(), original)
 
 
 def test_blob_hex_format() -> None:
@@ -420,9 +404,9 @@ def test_udt_and_nested_udt_in_list_in_map() -> None:
         ',"[{},{\\"k\\":null}]"',
     ]
     options = CsvOptions()
-    table = read_csv_back(render_csv_header(schema, options) + render_csv(batch, options), schema, options)
+    table = read_csv(render_csv_header(schema, options) + render_csv(batch, options), schema, options)
     for f in schema:
-        assert_same(parse_csv_column(table.column(f.name), f, options), batch.column(f.name))
+        assert_same(table.column(f.name).combine_chunks(), batch.column(f.name))
 
 
 def test_udt_fields_have_no_cql_type_so_strings_stay_strings() -> None:
@@ -455,9 +439,8 @@ def test_doubled_quotes_when_escape_is_the_quote() -> None:
     batch = batch_of(fld("text", pa.string()), ['say "hi"', "back\\slash", "", None, "x\ny"])
     options = CsvOptions(escape='"')
     assert render_csv(batch, options) == b'"say ""hi"""\nback\\slash\n""\n\n"x\ny"\n'
-    table = read_csv_back(render_csv_header(batch.schema, options) + render_csv(batch, options), batch.schema, options)
-    parsed = parse_csv_column(table.column("c"), batch.schema.field(0), options)
-    assert parsed.to_pylist() == batch.column(0).to_pylist()
+    table = read_csv(render_csv_header(batch.schema, options) + render_csv(batch, options), batch.schema, options)
+    assert table.column("c").to_pylist() == batch.column(0).to_pylist()
 
 
 def test_null_string_and_text_equal_to_it() -> None:
@@ -467,9 +450,9 @@ def test_null_string_and_text_equal_to_it() -> None:
     )
     options = CsvOptions(null_string="NULL")
     assert render_csv(batch, options) == b'"NULL",NULL\nNULL,1\n"",2\n'
-    table = read_csv_back(render_csv_header(schema, options) + render_csv(batch, options), schema, options)
-    assert parse_csv_column(table.column("t"), schema.field("t"), options).to_pylist() == ["NULL", None, ""]
-    assert parse_csv_column(table.column("i"), schema.field("i"), options).to_pylist() == [None, 1, 2]
+    table = read_csv(render_csv_header(schema, options) + render_csv(batch, options), schema, options)
+    assert table.column("t").to_pylist() == ["NULL", None, ""]
+    assert table.column("i").to_pylist() == [None, 1, 2]
 
 
 def test_delimiters_newline_and_header() -> None:
@@ -479,8 +462,25 @@ def test_delimiters_newline_and_header() -> None:
     batch = pa.RecordBatch.from_arrays([pa.array(["a|b"]), pa.array(["a,b"]), pa.array(["x||y"])], schema=schema)
     assert render_csv_header(schema, CsvOptions()) == b'id,"a,b","q\\""\n'
     assert render_csv(batch, CsvOptions(delimiter="|", newline="\r\n")) == b'"a|b"|a,b|"x||y"\r\n'
-    assert render_csv(batch, CsvOptions(delimiter="||")) == b'a|b||a,b||"x||y"\n'
     assert render_csv_header(schema, CsvOptions(delimiter=";", quote="'")) == b'id;a,b;q"\n'
+
+
+@pytest.mark.parametrize(("name", "value"), [("delimiter", "||"), ("delimiter", ", "), ("quote", '""'), ("escape", "")])
+def test_csv_delimiter_quote_and_escape_are_single_characters(name: str, value: str) -> None:
+    # "||" used to be accepted: its CSV cannot be split reliably and read_csv (pyarrow) cannot read it.
+    with pytest.raises(ConfigError, match=f"CSV {name} must be a single character, not {value!r}"):
+        CsvOptions(**{name: value})
+
+
+def test_read_csv_takes_bytes_a_stream_or_a_path(tmp_path: Any) -> None:
+    schema = pa.schema([fld("int", pa.int32(), "i"), fld("text", pa.string(), "t")])
+    batch = pa.RecordBatch.from_arrays([pa.array([1, None], pa.int32()), pa.array(["a\nb", ""])], schema=schema)
+    options = CsvOptions(delimiter=";", header=False)
+    data = render_csv(batch, options)
+    (tmp_path / "x.csv").write_bytes(data)
+    for source in (data, bytearray(data), io.BytesIO(data), pa.BufferReader(data), str(tmp_path / "x.csv")):
+        table = read_csv(source, schema, options)
+        assert table.schema == schema and table.to_pylist() == batch.to_pylist()
 
 
 def test_numbers_are_quoted_when_the_delimiter_could_appear_in_them() -> None:
@@ -495,6 +495,7 @@ def test_numbers_are_quoted_when_the_delimiter_could_appear_in_them() -> None:
     [
         {"binary_format": "b64"},
         {"delimiter": ""},
+        {"delimiter": "||"},
         {"delimiter": '"'},
         {"quote": "''"},
         {"escape": ""},
@@ -510,8 +511,16 @@ def test_bad_options_are_config_errors(kwargs: dict[str, str]) -> None:
 
 def test_binary_format_is_case_insensitive() -> None:
     assert CsvOptions(binary_format="hex").binary_format == "HEX"
-    with pytest.raises(ConfigError):
-        render_jsonl(batch_of(fld("int", pa.int32()), [1]), "base32")
+    assert parse_json_value("0x01", fld("blob", pa.binary()), binary_format="hex") == b"\x01"
+    batch = batch_of(fld("int", pa.int32()), [1])
+    for call in (
+        lambda: render_jsonl(batch, "base32"),
+        lambda: parse_json_value(1, fld("int", pa.int32()), binary_format="base32"),
+        lambda: read_jsonl(b'{"c":1}\n', batch.schema, "base32"),
+        lambda: CsvOptions(binary_format="base32"),
+    ):
+        with pytest.raises(ConfigError, match="unknown binary format 'base32'; one of BASE64, HEX"):
+            call()
 
 
 # -- batches: empty, sliced, chunked --------------------------------------------------------------------
@@ -643,6 +652,103 @@ def test_float32_is_rounded_from_the_decimal_not_through_a_double() -> None:
     assert parse_json_value(decimal.Decimal(text), field) == 1 + 2**-23
     exact_tie = str(decimal.Decimal(1 + 2**-24))
     assert parse_csv_column([exact_tie], field).to_pylist() == [1.0]
+
+
+F32_MAX = 3.4028234663852886e38
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("3.4028235e38", F32_MAX),  # above the largest float32, but rounds to it
+        ("-3.40282356e38", -F32_MAX),  # just below the midpoint to 2**128
+        ("7.1e-46", 1.401298464324817e-45),  # just above half the smallest subnormal
+        ("7e-46", 0.0),
+        ("-Infinity", -math.inf),
+        ("+nan", math.nan),
+        (".5", 0.5),
+        ("1.", 1.0),
+    ],
+)
+def test_float32_parse_is_arrows_cast_on_both_paths(text: str, expected: float) -> None:
+    field = fld("float", pa.float32())
+    for values in ([text], pa.array([text])):
+        assert comparable(parse_csv_column(values, field).to_pylist()) == [comparable(expected)]
+    assert comparable(parse_json_value(text, field)) == comparable(expected)
+
+
+@pytest.mark.parametrize("text", ["3.40282357e38", "-3.5e38", "1" * 40])
+def test_float32_overflow_is_an_error_on_both_paths(text: str) -> None:
+    # The finite decimal rounds to infinity in float32: refused, never stored as infinity.
+    field = fld("float", pa.float32())
+    for values in (["1", text], pa.array(["1", text])):
+        with pytest.raises(TextCodecError, match="out of range for float") as info:
+            parse_csv_column(values, field)
+        assert info.value.row == 1
+    with pytest.raises(TextCodecError, match="out of range for float"):
+        parse_json_value(decimal.Decimal(text), field)
+
+
+def test_min_duration_round_trips() -> None:
+    # months -2**31 and nanoseconds -2**63 render fine but used to fail to parse ("too large").
+    field = fld("duration", DUR)
+    lowest = {"months": -(2**31), "days": -(2**31), "nanoseconds": -(2**63)}
+    batch = batch_of(field, [lowest, {"months": -(2**31), "days": 0, "nanoseconds": 0}])
+    text = render_csv(batch, CsvOptions()).decode().splitlines()
+    assert text == ["-178956970y8mo2147483648d2562047h47m16s854ms775us808ns", "-178956970y8mo"]
+    assert parse_csv_column(text, field).to_pylist() == batch.column(0).to_pylist()
+    assert read_jsonl(render_jsonl(batch), batch.schema).column("c").to_pylist() == batch.column(0).to_pylist()
+    # One further is still too large, either way round.
+    for too_large in (
+        "178956970y8mo",
+        "2147483648d",
+        "-2147483649d",
+        "-P2147483649D",
+        "-2562047h47m16s854ms775us809ns",
+    ):
+        with pytest.raises(TextCodecError, match="too large"):
+            parse_csv_column([too_large], field)
+
+
+def test_timestamp_ns_renders_and_round_trips() -> None:
+    # The years-0000..9999 bounds overflowed int64 for nanoseconds: rendering crashed.
+    field = fld("timestamp", pa.timestamp("ns", tz="UTC"))
+    batch = batch_of(field, [0, -1, 1_704_067_200_123_456_789, I64, -(2**63), None])
+    cells = [
+        "1970-01-01T00:00:00Z",
+        "1969-12-31T23:59:59.999999999Z",
+        "2024-01-01T00:00:00.123456789Z",
+        "2262-04-11T23:47:16.854775807Z",
+        "1677-09-21T00:12:43.145224192Z",
+        "",
+    ]
+    assert render_csv(batch, CsvOptions()).decode().splitlines() == cells
+    assert render_jsonl(batch).decode().splitlines()[1] == '{"c":"1969-12-31T23:59:59.999999999Z"}'
+    options = CsvOptions(header=False)
+    assert_same(
+        read_csv(render_csv(batch, options), batch.schema, options).column("c").combine_chunks(), batch.column(0)
+    )
+    assert_same(parse_csv_column(cells, field), batch.column(0))
+    assert_same(read_jsonl(render_jsonl(batch), batch.schema).column("c").combine_chunks(), batch.column(0))
+    for unit in ("s", "us"):
+        other = batch_of(fld("timestamp", pa.timestamp(unit, tz="UTC")), [I64, -(2**63)])
+        assert render_csv(other, CsvOptions()).count(b"\n") == 2
+
+
+def test_read_jsonl_splits_records_on_newline_only() -> None:
+    # U+2028, U+2029 and U+0085 are written raw inside JSON strings; str.splitlines() splits at them.
+    schema = pa.schema([fld("int", pa.int32(), "i"), fld("text", pa.string(), "t")])
+    texts = ["\u2028é", "a\u2029b\x85c", "line\nbreak", ""]
+    batch = pa.RecordBatch.from_arrays([pa.array(range(4), pa.int32()), pa.array(texts)], schema=schema)
+    data = render_jsonl(batch)
+    assert len(data.decode().splitlines()) > 4  # what the old str-lines interface led callers into
+    for source in (data, io.BytesIO(data), pa.BufferReader(data), data.split(b"\n"), iter(io.BytesIO(data))):
+        table = read_jsonl(source, schema)
+        assert table.column("t").to_pylist() == texts and table.column("i").to_pylist() == [0, 1, 2, 3]
+    assert read_jsonl(data.replace(b"\n", b"\r\n") + b"\n\n", schema).num_rows == 4  # CRLF, blank lines
+    for wrong in (data.decode(), data.decode().splitlines()):
+        with pytest.raises(TypeError, match="read_jsonl takes bytes"):
+            read_jsonl(wrong, schema)
 
 
 @pytest.mark.parametrize(
