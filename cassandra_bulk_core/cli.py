@@ -281,13 +281,17 @@ def _timestamp_micros(value: str | None) -> int | None:
 )
 @click.option(
     "--mode",
-    type=click.Choice(["mirror", "daily", "single"]),
+    type=click.Choice(["mirror", "daily", "single", "incremental"]),
     default="mirror",
     show_default=True,
     help="Iceberg: replace each range (mirror), file rows under --export-date (daily), or one commit",
 )
 @click.option("--export-date", type=click.DateTime(formats=["%Y-%m-%d"]), help="Iceberg daily mode [today, UTC]")
 @click.option("--sort-by", help="Iceberg: comma-separated sort order columns for a new table")
+@click.option(
+    "--partition-by",
+    help="Iceberg: extra partition transforms for a new table, ';'-separated, e.g. 'day(at);bucket(16, id)'",
+)
 def export_cmd(
     keyspace: str | None,
     table: str,
@@ -322,6 +326,7 @@ def export_cmd(
     mode: str,
     export_date: Any,
     sort_by: str | None,
+    partition_by: str | None,
     warehouse: str,
     catalog: str,
     catalog_props: tuple[str, ...],
@@ -406,6 +411,7 @@ def export_cmd(
                 mode=mode,
                 export_date=export_date.date() if export_date else None,
                 sort_by=tuple(c.strip() for c in sort_by.split(",")) if sort_by else (),
+                partition_by=tuple(p.strip() for p in partition_by.split(";") if p.strip()) if partition_by else (),
             )
             result = export_to_iceberg(cluster, session, info, options, ice, CompositeListener(listeners))
         else:

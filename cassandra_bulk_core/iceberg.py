@@ -10,7 +10,9 @@ files (``remove_orphan_files`` cleans them); a crash after it leaves a complete 
 
 Modes: ``mirror`` (each range replaces its slice), ``daily`` (rows also carry
 ``_cb_export_date``; a run replaces only its date's slice of each range), ``single`` (stage every
-range, then one commit replaces the whole table, for atomic whole-table exports).
+range, then one commit replaces the whole table, for atomic whole-table exports), ``incremental``
+(rows with a cell written since the table's watermark, merged by primary key; deletes in Cassandra
+are not seen this way).
 """
 
 from __future__ import annotations
@@ -40,7 +42,8 @@ from .types import iceberg_schema, to_iceberg_batch
 
 RANGE_COLUMN = "_cb_range"
 DATE_COLUMN = "_cb_export_date"
-MODES = ("mirror", "daily", "single")
+MODES = ("mirror", "daily", "single", "incremental")
+WATERMARK = "cassandra-bulk.watermark-us"
 PROP_PREFIX = "cassandra-bulk."
 
 
@@ -61,6 +64,9 @@ class IcebergOptions:
     mode: str = "mirror"
     export_date: dt.date | None = None
     """Daily mode: the date the rows are filed under (default: today, UTC)."""
+    partition_by: tuple[str, ...] = ()
+    """Extra partition transforms for a new table: ``col``, ``year|month|day|hour(col)``,
+    ``truncate(N, col)`` (not ``bucket``: see :func:`_parse_transform`)."""
     sort_by: tuple[str, ...] = ()
     table_properties: Mapping[str, str] = field(default_factory=dict)
     commit_attempts: int = 60
@@ -115,6 +121,45 @@ def target_arrow_schema(scan: TableScan, options: IcebergOptions) -> pa.Schema:
     return schema
 
 
+def _parse_transform(text: str) -> tuple[str, Any, str]:
+    """``bucket(16, id)`` → (source column, transform, partition field name)."""
+    from pyiceberg.transforms import (
+        DayTransform,
+        HourTransform,
+        IdentityTransform,
+        MonthTransform,
+        TruncateTransform,
+        YearTransform,
+    )
+
+    text = text.strip()
+    if "(" not in text:
+        return text, IdentityTransform(), text
+    name, _, rest = text.partition("(")
+    args = [a.strip() for a in rest.rstrip(")").split(",")]
+    simple: dict[str, Any] = {
+        "year": YearTransform,
+        "month": MonthTransform,
+        "day": DayTransform,
+        "hour": HourTransform,
+    }
+    if name in simple and len(args) == 1:
+        return args[0], simple[name](), f"{args[0]}_{name}"
+    if name == "bucket":
+        # pyiceberg's add_files infers a file's partition from its column bounds, which a hash can't
+        # do ("non-linear" transform); our files are registered with add_files.
+        raise ConfigError(
+            f"partition transform {text!r}: bucket(N, col) is not supported yet; use col, "
+            "truncate(N, col) or year|month|day|hour(col)"
+        )
+    if name == "truncate" and len(args) == 2 and args[0].isdigit():
+        return args[1], TruncateTransform(int(args[0])), f"{args[1]}_{name}"
+    raise ConfigError(
+        f"cannot read partition transform {text!r}: use col, year|month|day|hour(col), bucket(N, col) "
+        "or truncate(N, col)"
+    )
+
+
 def ensure_table(catalog: Any, info: TableInfo, scan: TableScan, options: IcebergOptions) -> Any:
     """Create the table (and namespace) from the Cassandra schema, or evolve an existing one.
 
@@ -144,6 +189,9 @@ def ensure_table(catalog: Any, info: TableInfo, scan: TableScan, options: Iceber
                 if options.mode == "daily":
                     spec.add_identity(DATE_COLUMN)
                 spec.add_identity(RANGE_COLUMN)
+                for text in options.partition_by:
+                    source, transform, name = _parse_transform(text)
+                    spec.add_field(source, transform, name)
             with tx.update_schema() as update:
                 keys = [*info.partition_key, *info.clustering_key]
                 if options.mode == "daily":
@@ -261,6 +309,33 @@ def _data_dir(table: Any, planned: PlannedRange, options: IcebergOptions) -> str
     return f"{base}/{RANGE_COLUMN}={planned.id}"
 
 
+def _user_partitions(table: Any) -> list[tuple[str, str, Any]]:
+    """(partition field name, source column, arrow transform) for the spec's fields beyond ours."""
+    schema = table.schema()
+    out = []
+    for f in table.spec().fields:
+        source = schema.find_column_name(f.source_id)
+        if source in (RANGE_COLUMN, DATE_COLUMN):
+            continue
+        out.append((f.name, source, f.transform.pyarrow_transform(schema.find_type(f.source_id))))
+    return out
+
+
+def _split_by_partition(batch: pa.RecordBatch, partitions: list[tuple[str, str, Any]]) -> list[tuple[str, Any]]:
+    """Split a batch so every piece holds one value per partition field (``add_files`` needs that)."""
+    import pyarrow.compute as pc
+
+    if not partitions:
+        return [("", batch)]
+    labels = []
+    for name, source, transform in partitions:
+        values = transform(batch.column(batch.schema.get_field_index(source)))
+        text = pc.fill_null(pc.cast(values, pa.string()), "__null__")
+        labels.append(pc.binary_join_element_wise(pa.repeat(pa.scalar(f"{name}="), len(batch)), text, ""))
+    key = labels[0] if len(labels) == 1 else pc.binary_join_element_wise(*labels, "/")
+    return [(str(value), batch.filter(pc.equal(key, value))) for value in pc.unique(key).to_pylist()]
+
+
 def write_range_files(
     table: Any,
     scan: TableScan,
@@ -271,37 +346,52 @@ def write_range_files(
     events: Listener,
     sink: SinkOptions,
 ) -> tuple[list[str], int, int, dict[str, int]]:
-    """Stream one range into new Parquet data files; returns (file URIs, rows, bytes, hosts)."""
-    storage = Storage(_data_dir(table, planned, options), storage_options)
+    """Stream one range into new Parquet data files; returns (file URIs, rows, bytes, hosts).
+
+    With user partition transforms, rows are split so each file holds one partition value."""
+    from urllib.parse import quote as urlquote
+
     attempt = uuid.uuid4().hex[:12]
-    writer = RangeWriter(
-        storage,
-        f"{attempt}",
-        target,
-        SinkOptions(
-            format="parquet",
-            compression=sink.compression or "zstd",
-            max_rows_per_file=sink.max_rows_per_file,
-            row_group_size=sink.row_group_size,
-        ),
+    base = _data_dir(table, planned, options)
+    partitions = _user_partitions(table)
+    file_options = SinkOptions(
+        format="parquet",
+        compression=sink.compression or "zstd",
+        max_rows_per_file=sink.max_rows_per_file,
+        row_group_size=sink.row_group_size,
     )
+    writers: dict[str, tuple[Storage, RangeWriter]] = {}
+
+    def writer_for(label: str) -> RangeWriter:
+        if label not in writers:
+            path = base if not label else base + "/" + "/".join(urlquote(p, safe="=") for p in label.split("/"))
+            storage = Storage(path, storage_options)
+            writers[label] = (storage, RangeWriter(storage, attempt, target, file_options))
+        return writers[label][1]
+
     stats = ScanStats()
     constants: dict[str, pa.Scalar] = {RANGE_COLUMN: pa.scalar(planned.id)}
     if options.mode == "daily":
         constants[DATE_COLUMN] = pa.scalar(options.date, pa.date32())
+    paths: list[str] = []
+    rows = size = 0
     try:
         for batch in scan.batches(planned, stats):
             for name, value in constants.items():
                 batch = batch.append_column(name, pa.repeat(value, batch.num_rows))
-            writer.write(to_iceberg_batch(batch, target))
+            for label, piece in _split_by_partition(to_iceberg_batch(batch, target), partitions):
+                writer_for(label).write(piece)
             events.on_progress(batch.num_rows, batch.nbytes)
-        parts = writer.close()
+        for storage, writer in writers.values():
+            parts = writer.close()
+            rows += sum(p.rows for p in parts)
+            size += sum(p.bytes for p in parts)
+            paths += [storage.uri_of(p.path) for p in parts if p.rows]
     except BaseException as exc:
-        writer.abort(exc)
+        for _, writer in writers.values():
+            writer.abort(exc)
         raise
-    rows = sum(p.rows for p in parts)
-    paths = [storage.uri_of(p.path) for p in parts if p.rows or not rows]
-    return paths, rows, sum(p.bytes for p in parts), dict(stats.hosts)
+    return paths, rows, size, dict(stats.hosts)
 
 
 def commit_files(
@@ -366,6 +456,8 @@ def export_to_iceberg(
     identifier = _identifier(info, iceberg)
     scan = TableScan(cluster, session, info, options.scan)
     table = ensure_table(catalog, info, scan, iceberg)
+    if iceberg.mode == "incremental":
+        return _export_incremental(cluster, session, info, options, iceberg, catalog, table, events, operation_id)
     target = _file_schema(table, target_arrow_schema(scan, iceberg))
     storage_options = options.storage or storage_options_from_catalog(iceberg.catalog_properties)
     plan = options.plan()
@@ -436,6 +528,95 @@ def export_to_iceberg(
         commit_files(catalog, identifier, staged, delete, props, iceberg.commit_attempts)
     events.on_finish(summary_result.summary())
     return summary_result
+
+
+def _export_incremental(
+    cluster: Any,
+    session: Any,
+    info: TableInfo,
+    options: ExportOptions,
+    iceberg: IcebergOptions,
+    catalog: Any,
+    table: Any,
+    events: CompositeListener,
+    operation_id: str,
+) -> ExportResult:
+    """Merge rows written since the watermark into the table by primary key, range by range.
+
+    The first run (no watermark yet) is a full mirror export. Each later run reads only rows with a
+    cell written at or after the watermark (a client-side writetime filter, so every row is still
+    scanned) and upserts them; the new watermark is this run's start, set once every range landed.
+    A row deleted in Cassandra leaves no writetime to see, so it stays in Iceberg."""
+    from dataclasses import replace
+
+    from pyiceberg.exceptions import CommitFailedException
+    from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
+
+    identifier = _identifier(info, iceberg)
+    started_us = int(time.time() * 1_000_000)
+    watermark = table.properties.get(WATERMARK)
+    if watermark is None:
+        result = export_to_iceberg(
+            cluster, session, info, options, replace(iceberg, mode="mirror"), events, operation_id, catalog
+        )
+    else:
+        scan = TableScan(cluster, session, info, replace(options.scan, written_after=int(watermark)))
+        target = _file_schema(table, target_arrow_schema(scan, replace(iceberg, mode="mirror")))
+        keys = [*info.partition_key, *info.clustering_key]
+        plan = options.plan()
+        started = time.monotonic()
+        events.on_start(
+            operation_id,
+            len(plan),
+            {"table": f"{info.keyspace}.{info.table}", "destination": f"iceberg:{identifier}", "mode": "incremental"},
+        )
+        results = []
+        for planned in plan:
+            events.on_range_started(RangeEvent(operation_id, planned.id))
+            t0 = time.monotonic()
+            stats = ScanStats()
+            batches = []
+            for batch in scan.batches(planned, stats):
+                batch = batch.append_column(RANGE_COLUMN, pa.repeat(pa.scalar(planned.id), batch.num_rows))
+                batches.append(to_iceberg_batch(batch, target))
+                events.on_progress(batch.num_rows, batch.nbytes)
+            delta = pa.Table.from_batches(batches, schema=target)
+            if delta.num_rows:
+                props = {
+                    f"{PROP_PREFIX}operation-id": operation_id,
+                    f"{PROP_PREFIX}ranges": planned.id,
+                    f"{PROP_PREFIX}rows": str(delta.num_rows),
+                    f"{PROP_PREFIX}mode": "incremental",
+                    f"{PROP_PREFIX}source": f"{info.keyspace}.{info.table}",
+                    f"{PROP_PREFIX}version": __version__,
+                }
+                for attempt in Retrying(
+                    retry=retry_if_exception_type(CommitFailedException),
+                    stop=stop_after_attempt(iceberg.commit_attempts),
+                    wait=wait_random_exponential(multiplier=0.05, max=3),
+                    reraise=True,
+                ):
+                    with attempt:
+                        catalog.load_table(identifier).upsert(delta, join_cols=keys, snapshot_properties=props)
+            done = RangeResult(
+                planned, delta.num_rows, delta.nbytes, [], time.monotonic() - t0, hosts=dict(stats.hosts)
+            )
+            results.append(done)
+            events.on_range_finished(RangeEvent(operation_id, planned.id, done.rows, done.bytes, 0, done.seconds))
+        result = ExportResult(
+            operation_id, info.keyspace, info.table, f"iceberg:{identifier}", results, time.monotonic() - started
+        )
+        events.on_finish(result.summary())
+    if options.only_ranges is None:  # a partial run must not move the whole table's watermark
+        for attempt in Retrying(
+            retry=retry_if_exception_type(CommitFailedException),
+            stop=stop_after_attempt(iceberg.commit_attempts),
+            wait=wait_random_exponential(multiplier=0.05, max=3),
+            reraise=True,
+        ):
+            with attempt, catalog.load_table(identifier).transaction() as tx:
+                tx.set_properties({WATERMARK: str(started_us)})
+    return result
 
 
 def _file_schema(table: Any, target: pa.Schema) -> pa.Schema:

@@ -43,11 +43,18 @@ class TableInfo:
 
 def resolve_table(cluster: Any, keyspace: str, table: str) -> TableInfo:
     """Look the table up in the driver's schema metadata; a one-line error if it is not there."""
+    # Always read the table's current definition: schema events lag behind a change made a moment
+    # ago (or by another client), and a long-lived process (an orchestrator worker) must not scan
+    # with a dropped column.
     keyspaces = cluster.metadata.keyspaces
-    if keyspace not in keyspaces or table not in keyspaces[keyspace].tables:
-        # Schema events can lag behind a table created a moment ago (or by another client).
-        cluster.refresh_schema_metadata()
-        keyspaces = cluster.metadata.keyspaces
+    try:
+        if keyspace in keyspaces and table in keyspaces[keyspace].tables:
+            cluster.refresh_table_metadata(keyspace, table)
+        else:
+            cluster.refresh_schema_metadata()
+    except Exception:  # a failed refresh leaves the metadata we have; the lookups below decide
+        pass
+    keyspaces = cluster.metadata.keyspaces
     if keyspace not in keyspaces:
         user = [k for k in keyspaces if not k.startswith("system")]
         raise ConfigError(

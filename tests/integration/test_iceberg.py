@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from cassandra_bulk_core import plan_ranges, resolve_table
+from cassandra_bulk_core import ConfigError, plan_ranges, resolve_table
 from cassandra_bulk_core.events import Listener
 from cassandra_bulk_core.export import ExportOptions
 from cassandra_bulk_core.iceberg import (
@@ -249,3 +249,89 @@ def test_iceberg_warehouse_on_s3(conn: Any, keyspace: str, session: Any, tmp_pat
     table = load_catalog(ice).load_table(f"{keyspace}.all_types")
     assert table.scan().to_arrow().num_rows == 150
     assert RANGE_COLUMN in table.schema().column_names
+
+
+def test_incremental_merges_rows_written_since_the_watermark(
+    conn: Any, keyspace: str, session: Any, tmp_path: Path
+) -> None:
+    cluster, sess = conn
+    session.execute(f"CREATE TABLE {keyspace}.kv (k int, c int, v text, PRIMARY KEY ((k), c))")
+    insert = session.prepare(f"INSERT INTO {keyspace}.kv (k, c, v) VALUES (?, ?, ?)")
+    for k in range(100):
+        session.execute(insert, (k, 0, "v1"))
+    info = resolve_table(cluster, keyspace, "kv")
+    ice = IcebergOptions(warehouse=str(tmp_path / "wh"), mode="incremental")
+    first = export_to_iceberg(cluster, sess, info, ExportOptions(destination="", splits=4), ice)
+    assert first.rows == 100  # no watermark yet: a full export
+    for k in range(10):
+        session.execute(insert, (k, 0, "v2"))  # 10 updated rows
+    for k in range(100, 105):
+        session.execute(insert, (k, 0, "v1"))  # 5 new rows
+    second = export_to_iceberg(cluster, sess, info, ExportOptions(destination="", splits=4), ice)
+    assert second.rows == 15  # only rows written since the watermark were read out
+    table = load_catalog(ice).load_table(f"{keyspace}.kv")
+    rows = {r["k"]: r["v"] for r in table.scan().to_arrow().to_pylist()}
+    assert table.scan().to_arrow().num_rows == 105 == len(rows)
+    assert [rows[k] for k in range(10)] == ["v2"] * 10 and rows[104] == "v1" and rows[50] == "v1"
+    assert "cassandra-bulk.watermark-us" in table.properties
+    third = export_to_iceberg(cluster, sess, info, ExportOptions(destination="", splits=4), ice)
+    assert third.rows == 0
+
+
+def test_user_partition_transforms(conn: Any, keyspace: str, session: Any, tmp_path: Path) -> None:
+    cluster, sess = conn
+    session.execute(f"CREATE TABLE {keyspace}.ev (k int, at timestamp, v text, PRIMARY KEY ((k), at))")
+    insert = session.prepare(f"INSERT INTO {keyspace}.ev (k, at, v) VALUES (?, ?, ?)")
+    base = dt.datetime(2026, 1, 1)
+    for i in range(300):
+        session.execute(insert, (i % 40, base + dt.timedelta(hours=7 * i), f"v{i}"))
+    info = resolve_table(cluster, keyspace, "ev")
+    with pytest.raises(ConfigError, match=r"bucket\(N, col\) is not supported yet"):
+        export_to_iceberg(
+            cluster,
+            sess,
+            info,
+            ExportOptions(destination="", splits=4),
+            IcebergOptions(warehouse=str(tmp_path / "wh0"), partition_by=("bucket(4, k)",)),
+        )
+    ice = IcebergOptions(warehouse=str(tmp_path / "wh"), partition_by=("truncate(10, v)", "day(at)"))
+    export_to_iceberg(cluster, sess, info, ExportOptions(destination="", splits=4), ice)
+    table = load_catalog(ice).load_table(f"{keyspace}.ev")
+    assert [f.name for f in table.spec().fields] == [RANGE_COLUMN, "v_truncate", "at_day"]
+    assert table.scan().to_arrow().num_rows == 300
+    # Pruning works: one day holds only its rows.
+    day = table.scan(row_filter="at >= '2026-01-02T00:00:00+00:00' AND at < '2026-01-03T00:00:00+00:00'")
+    assert day.to_arrow().num_rows == sum(1 for i in range(300) if (7 * i) // 24 == 1)
+    # Re-export of one range replaces only it.
+    export_to_iceberg(cluster, sess, info, ExportOptions(destination="", splits=4, only_ranges=("r1-of-4",)), ice)
+    assert load_catalog(ice).load_table(f"{keyspace}.ev").scan().to_arrow().num_rows == 300
+
+
+def test_schema_evolution_add_drop_and_incompatible(conn: Any, keyspace: str, session: Any, tmp_path: Path) -> None:
+    cluster, sess = conn
+    session.execute(f"CREATE TABLE {keyspace}.evo (k int PRIMARY KEY, a int, gone text)")
+    session.execute(f"INSERT INTO {keyspace}.evo (k, a, gone) VALUES (1, 1, 'x')")
+    ice = IcebergOptions(warehouse=str(tmp_path / "wh"))
+    opts = ExportOptions(destination="", splits=2)
+    export_to_iceberg(cluster, sess, resolve_table(cluster, keyspace, "evo"), opts, ice)
+    session.execute(f"ALTER TABLE {keyspace}.evo ADD added text")
+    session.execute(f"ALTER TABLE {keyspace}.evo DROP gone")
+    session.execute(f"INSERT INTO {keyspace}.evo (k, a, added) VALUES (2, 2, 'new')")
+    export_to_iceberg(cluster, sess, resolve_table(cluster, keyspace, "evo"), opts, ice)
+    table = load_catalog(ice).load_table(f"{keyspace}.evo")
+    assert {"added", "gone"} <= set(table.schema().column_names)
+    rows = {r["k"]: r for r in table.scan().to_arrow().to_pylist()}
+    assert rows[2]["added"] == "new" and rows[1]["gone"] is None and len(rows) == 2
+    # A table whose column has another type cannot feed this Iceberg table: refused before writing.
+    session.execute(f"CREATE TABLE {keyspace}.evo2 (k int PRIMARY KEY, a text)")
+    session.execute(f"INSERT INTO {keyspace}.evo2 (k, a) VALUES (9, 'text now')")
+    before = table.current_snapshot().snapshot_id
+    with pytest.raises(ConfigError, match=r"changed incompatibly .*a: Iceberg int32, Cassandra now string"):
+        export_to_iceberg(
+            cluster,
+            sess,
+            resolve_table(cluster, keyspace, "evo2"),
+            opts,
+            IcebergOptions(warehouse=str(tmp_path / "wh"), table=f"{keyspace}.evo"),
+        )
+    assert load_catalog(ice).load_table(f"{keyspace}.evo").current_snapshot().snapshot_id == before
