@@ -13,9 +13,10 @@ import hashlib
 import json
 import time
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from . import __version__
 from .errors import BulkError, ConfigError
@@ -156,15 +157,7 @@ def export_table(
     def one(planned: PlannedRange) -> RangeResult:
         return export_range(scan, storage, planned, options, fp, events, operation_id)
 
-    results: list[RangeResult] = []
-    failures: list[BaseException] = []
-    with ThreadPoolExecutor(max_workers=max(1, options.range_workers), thread_name_prefix="export") as pool:
-        futures = [pool.submit(one, r) for r in plan]
-        for fut in futures:
-            try:
-                results.append(fut.result())
-            except BaseException as exc:
-                failures.append(exc)
+    results, failures = run_ranges(plan, one, options.range_workers, "export")
     result = ExportResult(operation_id, table.keyspace, table.table, storage.uri, results, time.monotonic() - started)
     if failures:
         events.on_finish({**result.summary(), "failed_ranges": len(failures)})
@@ -178,6 +171,25 @@ def export_table(
         storage.write_bytes(MANIFEST, json.dumps(_manifest(table, scan, options, fp, result), indent=2).encode())
     events.on_finish(result.summary())
     return result
+
+
+T = TypeVar("T")
+
+
+def run_ranges(
+    plan: list[PlannedRange], one: Callable[[PlannedRange], T], workers: int, name: str
+) -> tuple[list[T], list[BaseException]]:
+    """Run ``one`` for every range, ``workers`` at a time; every range is tried even when others fail,
+    so finished ranges are kept for a resume or a re-run of just the failed ones."""
+    results: list[T] = []
+    failures: list[BaseException] = []
+    with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix=name) as pool:
+        for fut in [pool.submit(one, r) for r in plan]:
+            try:
+                results.append(fut.result())
+            except BaseException as exc:
+                failures.append(exc)
+    return results, failures
 
 
 def export_range(

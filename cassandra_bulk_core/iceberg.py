@@ -22,7 +22,6 @@ import time
 import uuid
 import warnings
 from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,9 +29,9 @@ from typing import Any
 import pyarrow as pa
 
 from . import __version__
-from .errors import BulkError, ConfigError
+from .errors import ConfigError
 from .events import CompositeListener, Listener, RangeEvent
-from .export import ExportOptions, ExportResult, RangeResult
+from .export import ExportFailed, ExportOptions, ExportResult, RangeResult, run_ranges
 from .ring import PlannedRange
 from .scan import ScanStats, TableScan
 from .sinks import PartFile, RangeWriter, SinkOptions
@@ -47,8 +46,8 @@ WATERMARK = "cassandra-bulk.watermark-us"
 PROP_PREFIX = "cassandra-bulk."
 
 
-class IcebergCommitFailed(BulkError):
-    exit_code = 4
+class IcebergCommitFailed(ExportFailed):
+    pass
 
 
 @dataclass(frozen=True)
@@ -496,17 +495,9 @@ def export_to_iceberg(
         events.on_range_finished(RangeEvent(operation_id, planned.id, rows, size, len(paths), result.seconds))
         return result, paths
 
-    results: list[RangeResult] = []
-    staged: list[str] = []
-    failures: list[BaseException] = []
-    with ThreadPoolExecutor(max_workers=max(1, options.range_workers), thread_name_prefix="iceberg") as pool:
-        for fut in [pool.submit(one, r) for r in plan]:
-            try:
-                result, paths = fut.result()
-                results.append(result)
-                staged.extend(paths)
-            except BaseException as exc:
-                failures.append(exc)
+    done, failures = run_ranges(plan, one, options.range_workers, "iceberg")
+    results = [result for result, _ in done]
+    staged = [path for _, paths in done for path in paths]
     summary_result = ExportResult(
         operation_id, info.keyspace, info.table, f"iceberg:{identifier}", results, time.monotonic() - started
     )
