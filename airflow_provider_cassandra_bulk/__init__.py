@@ -1,7 +1,15 @@
 """Airflow provider for cassandra-bulk: each token range becomes a dynamically mapped task.
 
-Operators, hook and connection type arrive with the Airflow issue; today the package is
-discoverable (``apache_airflow_provider`` entry point) so ``airflow providers list`` shows it.
+Discovered through the ``apache_airflow_provider`` entry point (``get_provider_info``). Import the
+hook and operators from their modules (kept out of this ``__init__`` so that discovery stays light)::
+
+    from airflow_provider_cassandra_bulk.hooks.cassandra_bulk import CassandraBulkHook
+    from airflow_provider_cassandra_bulk.operators.cassandra_bulk import (
+        CassandraIcebergVerifyOperator,
+        CassandraRangePlanOperator,
+        CassandraToFilesOperator,
+        CassandraToIcebergOperator,
+    )
 """
 
 from airflow_provider_cassandra_bulk.get_provider_info import get_provider_info

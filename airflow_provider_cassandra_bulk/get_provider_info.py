@@ -16,8 +16,30 @@ def get_provider_info() -> dict[str, Any]:
         "name": "Cassandra Bulk",
         "description": "Token-range parallel export/load of Apache Cassandra tables (Iceberg, Parquet, CSV, JSONL).",
         "versions": [__version__],
-        # Filled by the Airflow issue: connection-types, hooks, operators, triggers.
-        "connection-types": [],
-        "hooks": [],
-        "operators": [],
+        "integrations": [
+            {
+                "integration-name": "Cassandra Bulk",
+                "external-doc-url": "https://cassandra.apache.org/",
+                "tags": ["software"],
+            }
+        ],
+        "connection-types": [
+            {
+                "connection-type": "cassandra_bulk",
+                "hook-class-name": "airflow_provider_cassandra_bulk.hooks.cassandra_bulk.CassandraBulkHook",
+                "hook-name": "Cassandra Bulk",
+            }
+        ],
+        "hooks": [
+            {
+                "integration-name": "Cassandra Bulk",
+                "python-modules": ["airflow_provider_cassandra_bulk.hooks.cassandra_bulk"],
+            }
+        ],
+        "operators": [
+            {
+                "integration-name": "Cassandra Bulk",
+                "python-modules": ["airflow_provider_cassandra_bulk.operators.cassandra_bulk"],
+            }
+        ],
     }

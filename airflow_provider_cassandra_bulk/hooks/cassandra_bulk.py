@@ -1,0 +1,193 @@
+"""``CassandraBulkHook``: an Airflow connection → the engine's :class:`ConnectionConfig`.
+
+The hook holds no logic of its own: it reads the connection (lazily, on first use), maps its fields
+onto ``ConnectionConfig`` (so routing is token-aware and DC-aware, as everywhere in the engine) and
+caches one driver ``Cluster``/``Session`` pair until :meth:`close`.
+
+Connection fields: host = contact points (comma-separated), port, login/password, schema = default
+keyspace. Extras: ``local_dc``, ``consistency``, ``ssl`` (bool), ``ssl_ca``, ``ssl_cert``,
+``ssl_key``, ``ssl_verify_hostname``, ``secure_connect_bundle``, ``protocol_version``,
+``request_timeout``, ``connect_timeout``, ``page_size``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cassandra_bulk_core.connection import ConnectionConfig
+
+try:  # Airflow 3 Task SDK
+    from airflow.sdk.bases.hook import BaseHook
+except ImportError:  # pragma: no cover - Airflow 2
+    from airflow.hooks.base import BaseHook  # type: ignore[no-redef,attr-defined,unused-ignore]
+
+EXTRA_FIELDS: dict[str, str] = {
+    "local_dc": "Local datacenter",
+    "consistency": "Consistency level",
+    "ssl": "Enable TLS",
+    "ssl_ca": "TLS CA file",
+    "ssl_cert": "TLS client certificate file",
+    "ssl_key": "TLS client key file",
+    "ssl_verify_hostname": "Verify the server hostname",
+    "secure_connect_bundle": "Astra secure connect bundle (path)",
+    "protocol_version": "Protocol version",
+    "request_timeout": "Request timeout (s)",
+    "connect_timeout": "Connect timeout (s)",
+    "page_size": "Page size (rows)",
+}
+_TRUE = {"1", "true", "yes", "on", "y", "t"}
+
+
+def _bool(value: Any) -> bool:
+    return value if isinstance(value, bool) else str(value).strip().lower() in _TRUE
+
+
+def _blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def config_from_connection(conn: Any) -> ConnectionConfig:
+    """Build a :class:`ConnectionConfig` from anything shaped like an Airflow ``Connection``."""
+    extra: dict[str, Any] = dict(getattr(conn, "extra_dejson", None) or {})
+    values: dict[str, Any] = {}
+    if not _blank(conn.host):
+        values["contact_points"] = tuple(h.strip() for h in str(conn.host).split(",") if h.strip())
+    if conn.port:
+        values["port"] = int(conn.port)
+    if not _blank(conn.login):
+        values["username"] = conn.login
+    if not _blank(conn.password):
+        values["password"] = conn.password
+    for key, field in (
+        ("local_dc", "local_dc"),
+        ("consistency", "consistency"),
+        ("ssl_ca", "ssl_ca_file"),
+        ("ssl_cert", "ssl_cert_file"),
+        ("ssl_key", "ssl_key_file"),
+        ("secure_connect_bundle", "secure_connect_bundle"),
+    ):
+        if not _blank(extra.get(key)):
+            values[field] = str(extra[key]).strip()
+    if not _blank(extra.get("ssl")):
+        values["ssl_enabled"] = _bool(extra["ssl"])
+    if not _blank(extra.get("ssl_verify_hostname")):
+        values["ssl_verify_hostname"] = _bool(extra["ssl_verify_hostname"])
+    if not _blank(extra.get("protocol_version")):
+        values["protocol_version"] = int(extra["protocol_version"])
+    for key in ("request_timeout", "connect_timeout"):
+        if not _blank(extra.get(key)):
+            values[key] = float(extra[key])
+    return ConnectionConfig(**values)
+
+
+class CassandraBulkHook(BaseHook):
+    """Connection to a Cassandra cluster for cassandra-bulk's token-range operators.
+
+    :param cassandra_conn_id: an Airflow connection of type ``cassandra_bulk``.
+    """
+
+    conn_name_attr = "cassandra_conn_id"
+    default_conn_name = "cassandra_bulk_default"
+    conn_type = "cassandra_bulk"
+    hook_name = "Cassandra Bulk"
+
+    def __init__(self, cassandra_conn_id: str = default_conn_name, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.cassandra_conn_id = cassandra_conn_id
+        self._config: ConnectionConfig | None = None
+        self._extra: dict[str, Any] | None = None
+        self._schema: str | None = None
+        self._cluster: Any = None
+        self._session: Any = None
+
+    # -- connection --------------------------------------------------------------------------
+
+    def _load(self) -> None:
+        if self._config is None:
+            conn = self.get_connection(self.cassandra_conn_id)
+            self._extra = dict(conn.extra_dejson or {})
+            self._schema = conn.schema or None
+            self._config = config_from_connection(conn)
+
+    def get_connection_config(self) -> ConnectionConfig:
+        """The engine's connection settings (the Airflow connection is read on first call only)."""
+        self._load()
+        assert self._config is not None
+        return self._config
+
+    @property
+    def default_keyspace(self) -> str | None:
+        """The connection's ``schema`` field."""
+        self._load()
+        return self._schema
+
+    @property
+    def page_size(self) -> int | None:
+        self._load()
+        value = (self._extra or {}).get("page_size")
+        return None if value is None or _blank(value) else int(value)
+
+    def get_conn(self) -> tuple[Any, Any]:
+        """A connected ``(cluster, session)`` pair, created on first call and cached until :meth:`close`."""
+        if self._session is None:
+            self._cluster, self._session = self.get_connection_config().connect()
+        return self._cluster, self._session
+
+    def close(self) -> None:
+        """Shut the driver cluster down (also stops in-flight queries: used by operators' ``on_kill``)."""
+        cluster, self._cluster, self._session = self._cluster, None, None
+        if cluster is not None:
+            cluster.shutdown()
+
+    def test_connection(self) -> tuple[bool, str]:
+        """Connect and read the server version; the message never contains the password."""
+        config: ConnectionConfig | None = None
+        try:
+            config = self.get_connection_config()
+            cluster, session = config.connect()
+            try:
+                row = session.execute("SELECT release_version FROM system.local").one()
+            finally:
+                cluster.shutdown()
+            where = config.secure_connect_bundle or f"{','.join(config.contact_points)}:{config.port}"
+            return True, f"Connected to Cassandra {row[0]} at {where}"
+        except Exception as exc:
+            message = f"{type(exc).__name__}: {exc}"
+            if config is not None and config.password:
+                message = message.replace(config.password, "***")
+            return False, message
+
+    # -- connection form -----------------------------------------------------------------------
+
+    @classmethod
+    def get_connection_form_widgets(cls) -> dict[str, Any]:
+        """Extra fields for the (legacy FAB) connection form."""
+        from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
+        from flask_babel import lazy_gettext
+        from wtforms import BooleanField, StringField
+
+        widgets: dict[str, Any] = {}
+        for key, label in EXTRA_FIELDS.items():
+            if key in ("ssl", "ssl_verify_hostname"):
+                widgets[key] = BooleanField(lazy_gettext(label), default=key == "ssl_verify_hostname")
+            else:
+                widgets[key] = StringField(lazy_gettext(label), widget=BS3TextFieldWidget())
+        return widgets
+
+    @classmethod
+    def get_ui_field_behaviour(cls) -> dict[str, Any]:
+        return {
+            "hidden_fields": [],
+            "relabeling": {"host": "Contact points", "schema": "Default keyspace", "login": "Username"},
+            "placeholders": {
+                "host": "10.0.0.1,10.0.0.2",
+                "port": "9042",
+                "schema": "my_keyspace",
+                "extra": '{"local_dc": "dc1", "consistency": "LOCAL_QUORUM"}',
+                "local_dc": "dc1",
+                "consistency": "LOCAL_ONE",
+                "protocol_version": "5",
+                "request_timeout": "60",
+                "page_size": "5000",
+            },
+        }

@@ -1,0 +1,77 @@
+"""Range descriptors for dynamic task mapping: pure functions over the engine's ring math, no Airflow.
+
+A descriptor is ``{"range_id": "r03-of-16", "start": "<token>", "end": "<token>"}``: strings only
+(64-bit tokens do not survive JSON numbers in every consumer), so it is a safe XCom, a readable map
+index and valid ``expand_kwargs`` input for the export operators. When the plan has more ranges
+than ``max_map_length``, consecutive ranges are grouped and ``range_id`` lists them comma-separated.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from cassandra_bulk_core.ring import PlannedRange, plan_ranges, range_by_id
+
+DEFAULT_MAX_MAP_LENGTH = 1024
+"""Airflow's ``[core] max_map_length`` default."""
+
+
+def plan_descriptors(splits: int, max_map_length: int | None = DEFAULT_MAX_MAP_LENGTH) -> list[dict[str, str]]:
+    """Deterministic descriptors of ``plan_ranges(splits)``, at most ``max_map_length`` of them."""
+    plan = plan_ranges(splits)
+    groups = len(plan) if not max_map_length or len(plan) <= max_map_length else max_map_length
+    out: list[dict[str, str]] = []
+    for g in range(groups):
+        members = plan[(len(plan) * g) // groups : (len(plan) * (g + 1)) // groups]
+        out.append(
+            {
+                "range_id": ",".join(r.id for r in members),
+                "start": str(members[0].tokens.start),
+                "end": str(members[-1].tokens.end),
+            }
+        )
+    return out
+
+
+def resolve_ranges(selection: Any) -> list[PlannedRange] | None:
+    """What an operator's ``range_id`` argument names: ``None`` (every range), an id, comma-separated
+    ids, a descriptor from :func:`plan_descriptors` (its tokens are checked), or a list of those."""
+    if selection is None or selection == "" or selection == []:
+        return None
+    out: list[PlannedRange] = []
+    for item in _flatten(selection):
+        if isinstance(item, Mapping):
+            ranges = [range_by_id(x.strip()) for x in str(item["range_id"]).split(",") if x.strip()]
+            if "start" in item and "end" in item:
+                expected = (ranges[0].tokens.start, ranges[-1].tokens.end)
+                got = (int(item["start"]), int(item["end"]))
+                if got != expected:
+                    raise ValueError(
+                        f"range descriptor {item['range_id']!r} says ({got[0]}, {got[1]}] but the plan "
+                        f"gives ({expected[0]}, {expected[1]}]"
+                    )
+            out.extend(ranges)
+        else:
+            out.extend(range_by_id(x.strip()) for x in str(item).split(",") if x.strip())
+    counts = {r.count for r in out}
+    if len(counts) > 1:
+        raise ValueError(f"range ids from different plans: {', '.join(r.id for r in out)}")
+    return out
+
+
+def _flatten(selection: Any) -> Iterable[Any]:
+    if isinstance(selection, (str, Mapping)):
+        yield selection
+        return
+    for item in selection:
+        yield from _flatten(item)
+
+
+def label(ranges: list[PlannedRange] | None) -> str:
+    """A short, readable name for a selection (map index label, XCom ``range_id``)."""
+    if ranges is None:
+        return "all"
+    if len(ranges) <= 3:
+        return ",".join(r.id for r in ranges)
+    return f"{ranges[0].id}..{ranges[-1].id} ({len(ranges)} ranges)"

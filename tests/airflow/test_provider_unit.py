@@ -1,0 +1,252 @@
+"""Provider unit tests: discovery, connection mapping, secrets, plan descriptors, DAG import (no Cassandra)."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import logging
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from airflow_provider_cassandra_bulk.ranges import plan_descriptors, resolve_ranges
+from cassandra_bulk_core.ring import plan_ranges
+
+SECRET = "Sup3r-Secret-Pa55word"
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "airflow" / "cassandra_to_iceberg.py"
+
+
+def _provider_info() -> dict:
+    (ep,) = [
+        e for e in entry_points(group="apache_airflow_provider") if e.value.startswith("airflow_provider_cassandra")
+    ]
+    return ep.load()()
+
+
+def test_provider_info_names_importable_hook_and_operators() -> None:
+    info = _provider_info()
+    assert info["package-name"] == "cassandra-bulk"
+    (conn_type,) = info["connection-types"]
+    module, _, cls = conn_type["hook-class-name"].rpartition(".")
+    hook = getattr(importlib.import_module(module), cls)
+    assert hook.conn_type == conn_type["connection-type"] == "cassandra_bulk"
+    assert hook.default_conn_name == "cassandra_bulk_default"
+    for section in ("hooks", "operators"):
+        for entry in info[section]:
+            for mod in entry["python-modules"]:
+                importlib.import_module(mod)
+    json.dumps(info)
+
+
+def test_provider_info_module_does_not_import_airflow() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from airflow_provider_cassandra_bulk import get_provider_info; get_provider_info();"
+        "sys.exit(1 if any(m.split('.')[0] == 'airflow' for m in sys.modules) else 0)"
+    )
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+def _connection(**overrides: object) -> object:
+    from airflow.sdk import Connection
+
+    values: dict = {
+        "conn_id": "cb",
+        "conn_type": "cassandra_bulk",
+        "host": "10.0.0.1, 10.0.0.2,10.0.0.3",
+        "port": 9142,
+        "login": "reader",
+        "password": SECRET,
+        "schema": "sales",
+        "extra": json.dumps(
+            {
+                "local_dc": "dc-east",
+                "consistency": "local_quorum",
+                "ssl": "true",
+                "ssl_ca": "/etc/ca.pem",
+                "ssl_cert": "/etc/client.pem",
+                "ssl_key": "/etc/client.key",
+                "ssl_verify_hostname": "false",
+                "protocol_version": "5",
+                "request_timeout": "120",
+                "page_size": 2000,
+            }
+        ),
+    }
+    values.update(overrides)
+    return Connection(**values)
+
+
+def test_hook_builds_connection_config_from_connection_and_extras(monkeypatch: pytest.MonkeyPatch) -> None:
+    from airflow_provider_cassandra_bulk.hooks.cassandra_bulk import CassandraBulkHook
+
+    hook = CassandraBulkHook(cassandra_conn_id="cb")
+    calls: list[str] = []
+
+    def fake_get_connection(conn_id: str) -> object:
+        calls.append(conn_id)
+        return _connection()
+
+    monkeypatch.setattr(CassandraBulkHook, "get_connection", staticmethod(fake_get_connection))
+    assert calls == []  # lazy: nothing read at construction
+    config = hook.get_connection_config()
+    assert config.contact_points == ("10.0.0.1", "10.0.0.2", "10.0.0.3")
+    assert config.port == 9142
+    assert (config.username, config.password) == ("reader", SECRET)
+    assert config.local_dc == "dc-east"
+    assert config.consistency == "LOCAL_QUORUM"
+    assert config.ssl_enabled is True and config.ssl_verify_hostname is False
+    assert (config.ssl_ca_file, config.ssl_cert_file, config.ssl_key_file) == (
+        "/etc/ca.pem",
+        "/etc/client.pem",
+        "/etc/client.key",
+    )
+    assert config.protocol_version == 5 and config.request_timeout == 120.0
+    assert hook.default_keyspace == "sales" and hook.page_size == 2000
+    assert calls == ["cb"]  # read once, then cached
+    assert SECRET not in repr(config) and SECRET not in json.dumps(config.safe_dict())
+
+
+def test_hook_reads_connection_from_env_json(monkeypatch: pytest.MonkeyPatch) -> None:
+    from airflow_provider_cassandra_bulk.hooks.cassandra_bulk import CassandraBulkHook
+
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_CASSANDRA_BULK_DEFAULT",
+        json.dumps(
+            {
+                "conn_type": "cassandra_bulk",
+                "host": "127.0.0.9",
+                "port": 9043,
+                "extra": {"secure_connect_bundle": "/b.zip", "consistency": "ONE"},
+            }
+        ),
+    )
+    config = CassandraBulkHook().get_connection_config()
+    assert config.contact_points == ("127.0.0.9",) and config.port == 9043
+    assert config.secure_connect_bundle == "/b.zip" and config.consistency == "ONE"
+    assert config.username is None and config.password is None
+
+
+def test_minimal_connection_keeps_engine_defaults() -> None:
+    from airflow_provider_cassandra_bulk.hooks.cassandra_bulk import config_from_connection
+    from cassandra_bulk_core.connection import ConnectionConfig
+
+    config = config_from_connection(_connection(host=None, port=None, login=None, password=None, extra=None))
+    assert config == ConnectionConfig()
+
+
+def test_test_connection_fails_without_leaking_password(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from airflow_provider_cassandra_bulk.hooks.cassandra_bulk import CassandraBulkHook
+
+    # Nothing listens on 127.0.0.1:1; the login is in the failure, the password is not.
+    conn = _connection(host="127.0.0.1", port=1, extra=json.dumps({"connect_timeout": "1"}))
+    monkeypatch.setattr(CassandraBulkHook, "get_connection", staticmethod(lambda conn_id: conn))
+    with caplog.at_level(logging.DEBUG):
+        ok, message = CassandraBulkHook(cassandra_conn_id="cb").test_connection()
+    assert ok is False and message
+    assert SECRET not in message and SECRET not in caplog.text
+
+
+def test_ui_field_behaviour_and_widgets() -> None:
+    from airflow_provider_cassandra_bulk.hooks.cassandra_bulk import EXTRA_FIELDS, CassandraBulkHook
+
+    behaviour = CassandraBulkHook.get_ui_field_behaviour()
+    assert behaviour["relabeling"]["host"] == "Contact points"
+    json.dumps(behaviour)
+    try:
+        widgets = CassandraBulkHook.get_connection_form_widgets()
+    except ImportError:
+        pytest.skip("flask_appbuilder/wtforms not installed (legacy form only)")
+    assert set(widgets) == set(EXTRA_FIELDS)
+
+
+def test_plan_descriptors_are_json_safe_stable_and_cover_the_ring() -> None:
+    plan = plan_descriptors(16)
+    assert plan == plan_descriptors(16)  # deterministic
+    assert json.loads(json.dumps(plan)) == plan
+    assert plan[3] == {
+        "range_id": "r03-of-16",
+        "start": str(plan_ranges(16)[3].tokens.start),
+        "end": str(plan_ranges(16)[3].tokens.end),
+    }
+    assert all(isinstance(v, str) for d in plan for v in d.values())
+    assert [d["range_id"] for d in plan] == [r.id for r in plan_ranges(16)]
+    assert plan[0]["start"] == str(-(2**63)) and plan[-1]["end"] == str(2**63 - 1)
+
+
+def test_plan_groups_ranges_beyond_max_map_length() -> None:
+    plan = plan_descriptors(10, max_map_length=4)
+    assert len(plan) == 4
+    ids = [i for d in plan for i in d["range_id"].split(",")]
+    assert ids == [r.id for r in plan_ranges(10)]
+    for d in plan:  # each group is contiguous and resolves to its members
+        members = resolve_ranges(d)
+        assert members is not None and str(members[0].tokens.start) == d["start"]
+
+
+def test_plan_operator_execute_returns_descriptors() -> None:
+    from airflow_provider_cassandra_bulk.operators.cassandra_bulk import CassandraRangePlanOperator
+
+    op = CassandraRangePlanOperator(task_id="plan", splits=8)
+    out = op.execute({})
+    assert out == plan_descriptors(8) and len(out) == 8 and out[0]["range_id"] == "r0-of-8"
+
+
+def test_resolve_ranges_accepts_ids_descriptors_and_lists() -> None:
+    r = plan_ranges(16)
+    assert resolve_ranges(None) is None
+    assert resolve_ranges("r03-of-16") == [r[3]]
+    assert resolve_ranges("r03-of-16,r04-of-16") == [r[3], r[4]]
+    assert resolve_ranges(plan_descriptors(16)[5]) == [r[5]]
+    assert resolve_ranges([{"range_id": "r01-of-16"}, "r02-of-16"]) == [r[1], r[2]]
+    with pytest.raises(ValueError, match="plan gives"):
+        resolve_ranges({**plan_descriptors(16)[5], "start": "0"})
+    with pytest.raises(ValueError, match="different plans"):
+        resolve_ranges(["r1-of-8", "r01-of-16"])
+
+
+def test_operators_do_no_io_at_construction_and_verify_has_asset_outlet() -> None:
+    from airflow_provider_cassandra_bulk.operators.cassandra_bulk import (
+        CassandraIcebergVerifyOperator,
+        CassandraToFilesOperator,
+        CassandraToIcebergOperator,
+        iceberg_asset,
+    )
+
+    # An unknown connection id would fail on any lookup: construction must not look.
+    kw: dict[str, Any] = {"table": "ks.tbl", "cassandra_conn_id": "does_not_exist"}
+    CassandraToIcebergOperator(task_id="a", warehouse="/nonexistent/wh", range_id="r1-of-8", **kw)
+    CassandraToFilesOperator(task_id="b", destination="s3://nowhere/x", **kw)
+    verify = CassandraIcebergVerifyOperator(task_id="c", warehouse="/nonexistent/wh", splits=8, **kw)
+    assert verify.outlets == [iceberg_asset("ks.tbl")]
+    assert verify.outlets[0].uri == "iceberg://default/ks/tbl"
+
+
+def test_example_dag_imports_without_errors() -> None:
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(EXAMPLE))
+    assert bag.import_errors == {}
+    dag = bag.dags.get("cassandra_to_iceberg")
+    assert dag is not None
+    assert {t.task_id for t in dag.tasks} == {"plan", "export_range", "verify"}
+
+
+def test_airflow_cli_lists_provider_and_connection_type() -> None:
+    """In the temporary AIRFLOW_HOME (see conftest), as a user would check it."""
+    import subprocess
+    import sys
+
+    airflow = str(Path(sys.executable).with_name("airflow"))
+    providers = subprocess.run([airflow, "providers", "list", "-o", "json"], capture_output=True, text=True)
+    assert providers.returncode == 0, providers.stderr[-2000:]
+    assert "cassandra-bulk" in providers.stdout
+    hooks = subprocess.run([airflow, "providers", "hooks", "-o", "json"], capture_output=True, text=True)
+    assert hooks.returncode == 0, hooks.stderr[-2000:]
+    assert "cassandra_bulk" in hooks.stdout and "CassandraBulkHook" in hooks.stdout
