@@ -1,19 +1,48 @@
 """Dagster integration for cassandra-bulk: token-range partitioned Cassandra→Iceberg assets.
 
-This package only translates Dagster concepts (partition keys, resources, retries) into
-``cassandra_bulk_core`` calls. The resources, asset factory, component and checks arrive with the
-Dagster issue; today it registers itself with Dagster's library registry and exposes the partition
-helper that maps token ranges onto partition keys.
+A thin adapter, shaped like dagster-sling: resources (where Cassandra and the Iceberg catalog
+are), an asset factory (one asset per table, one partition per token range), a translator (the
+one override seam for asset specs), asset checks, a nightly schedule and a ``dg`` component. Every
+piece of work is a ``cassandra_bulk_core`` call; the engine's driver, pyarrow and pyiceberg are
+imported only when an asset runs, so loading definitions stays cheap.
+
+The reverse direction (Iceberg → Cassandra) waits for the engine's load (issue #5).
 """
 
-from dagster_cassandra_bulk.partitions import token_range_partitions
+from dagster_cassandra_bulk.asset_decorator import (
+    DEFAULT_RETRY_POLICY,
+    DagsterLogListener,
+    build_cassandra_iceberg_asset,
+    cassandra_iceberg_assets,
+)
+from dagster_cassandra_bulk.checks import build_cassandra_iceberg_checks
+from dagster_cassandra_bulk.component import CassandraIcebergComponent
+from dagster_cassandra_bulk.partitions import daily_token_range_partitions, token_range_partitions
+from dagster_cassandra_bulk.resources import CassandraResource, IcebergCatalogResource
+from dagster_cassandra_bulk.schedules import build_nightly_schedule
+from dagster_cassandra_bulk.translator import CassandraTable, DagsterCassandraBulkTranslator
 from dagster_cassandra_bulk.version import __version__
 
 try:
     from dagster._core.libraries import DagsterLibraryRegistry
 
     DagsterLibraryRegistry.register("dagster-cassandra-bulk", __version__, is_dagster_package=False)
-except ImportError:  # dagster is an optional extra; importing without it must still work for tooling
+except ImportError:  # a private API; a Dagster that moved it must not break the import
     pass
 
-__all__ = ["__version__", "token_range_partitions"]
+__all__ = [
+    "DEFAULT_RETRY_POLICY",
+    "CassandraIcebergComponent",
+    "CassandraResource",
+    "CassandraTable",
+    "DagsterCassandraBulkTranslator",
+    "DagsterLogListener",
+    "IcebergCatalogResource",
+    "__version__",
+    "build_cassandra_iceberg_asset",
+    "build_cassandra_iceberg_checks",
+    "build_nightly_schedule",
+    "cassandra_iceberg_assets",
+    "daily_token_range_partitions",
+    "token_range_partitions",
+]

@@ -1,0 +1,233 @@
+"""Asset factory: one Dagster asset per Cassandra table, one partition per token range.
+
+Materializing partition ``r03-of-16`` calls the engine's ``export_to_iceberg`` for exactly that
+range: the engine streams it into new Parquet files and commits them in one transaction that also
+deletes the range's previous rows, so a retry or a re-run replaces the range instead of
+duplicating it. No IO manager is involved: a range is never held in memory as one table.
+
+Backfills: by default Dagster launches one run per partition (best fault isolation, and the run
+launcher spreads ranges over workers). Pass ``backfill_policy=BackfillPolicy.multi_run(k)`` to
+export k ranges per run (fewer runs, the engine works on ``range_workers`` of them at once).
+"""
+
+import datetime as dt
+import time
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from dagster import (
+    AssetExecutionContext,
+    AssetsDefinition,
+    BackfillPolicy,
+    Backoff,
+    Jitter,
+    MaterializeResult,
+    MultiPartitionKey,
+    RetryPolicy,
+    multi_asset,
+)
+
+from cassandra_bulk_core.events import Listener, RangeEvent
+from dagster_cassandra_bulk.partitions import (
+    DATE_DIMENSION,
+    RANGE_DIMENSION,
+    daily_token_range_partitions,
+    token_range_partitions,
+)
+from dagster_cassandra_bulk.translator import CassandraTable, DagsterCassandraBulkTranslator, column_schema_from_cql
+
+if TYPE_CHECKING:
+    from dagster import PartitionsDefinition
+
+    from dagster_cassandra_bulk.resources import CassandraResource, IcebergCatalogResource
+
+DEFAULT_RETRY_POLICY = RetryPolicy(max_retries=3, delay=10, backoff=Backoff.EXPONENTIAL, jitter=Jitter.PLUS_MINUS)
+"""Retrying a range is always safe (its commit replaces, never appends), so retry by default."""
+
+TABLE_METADATA_KEY = "cassandra_bulk/table"
+
+
+class DagsterLogListener(Listener):
+    """Engine events → the run's log (range ids, counts, timings; never connection settings)."""
+
+    def __init__(self, log: Any) -> None:
+        self.log = log
+
+    def on_start(self, operation_id: str, total_ranges: int, info: dict[str, Any]) -> None:
+        self.log.info(f"cassandra-bulk {operation_id}: exporting {total_ranges} range(s) of {info.get('table')}")
+
+    def on_range_finished(self, event: RangeEvent) -> None:
+        self.log.info(
+            f"range {event.range_id}: {event.rows} rows, {event.bytes} bytes, {event.files} file(s) "
+            f"committed in {event.seconds:.1f}s"
+        )
+
+    def on_range_failed(self, event: RangeEvent) -> None:
+        self.log.error(f"range {event.range_id} failed: {event.error}")
+
+
+def partitions_for(table: CassandraTable) -> "PartitionsDefinition":
+    if table.mode == "daily":
+        assert table.start_date is not None  # checked by CassandraTable
+        return daily_token_range_partitions(table.splits, table.start_date)
+    return token_range_partitions(table.splits)
+
+
+def _selected(context: AssetExecutionContext, table: CassandraTable) -> dict[dt.date | None, list[str]]:
+    """Range ids to export, grouped by export date (``None`` in mirror mode)."""
+    out: dict[dt.date | None, list[str]] = {}
+    for key in context.partition_keys:
+        if table.mode == "daily":
+            dims = key.keys_by_dimension if isinstance(key, MultiPartitionKey) else dict(_split_multi(key))
+            day: dt.date | None = dt.date.fromisoformat(dims[DATE_DIMENSION])
+            range_id = dims[RANGE_DIMENSION]
+        else:
+            day, range_id = None, key
+        out.setdefault(day, []).append(range_id)
+    return out
+
+
+def _split_multi(key: str) -> Iterable[tuple[str, str]]:
+    date, range_id = key.split("|")  # dimensions are ordered by name: date, range
+    return ((DATE_DIMENSION, date), (RANGE_DIMENSION, range_id))
+
+
+def snapshot_of(table: Any, operation_id: str) -> int | None:
+    """The newest snapshot this export committed (other writers may have committed since)."""
+    ours = [
+        s
+        for s in table.snapshots()
+        if s.summary is not None and s.summary.get("cassandra-bulk.operation-id") == operation_id
+    ]
+    return max(ours, key=lambda s: s.timestamp_ms).snapshot_id if ours else None
+
+
+def export_partitions(
+    context: AssetExecutionContext,
+    table: CassandraTable,
+    cassandra: "CassandraResource",
+    catalog: "IcebergCatalogResource",
+    range_workers: int = 2,
+) -> MaterializeResult:
+    """The body of every generated asset: the selected partitions → ``export_to_iceberg`` calls."""
+    from cassandra_bulk_core.export import ExportOptions
+    from cassandra_bulk_core.iceberg import export_to_iceberg
+    from cassandra_bulk_core.ring import range_by_id
+    from cassandra_bulk_core.table import resolve_table
+
+    started = time.monotonic()
+    cluster, session = cassandra.get_session()
+    info = resolve_table(cluster, table.keyspace, table.table)
+    ice_catalog = catalog.load_catalog()
+    listener = DagsterLogListener(context.log)
+    rows = size = files = 0
+    operations: list[str] = []
+    ranges: list[str] = []
+    for day, range_ids in sorted(_selected(context, table).items(), key=lambda kv: str(kv[0])):
+        options = ExportOptions(
+            destination="",
+            splits=table.splits,
+            only_ranges=tuple(range_ids),
+            range_workers=range_workers,
+            scan=cassandra.scan_options(table.columns),
+        )
+        ice = catalog.iceberg_options(
+            table=table.iceberg_table,
+            mode=table.mode,
+            export_date=day,
+            partition_by=table.partition_by,
+            sort_by=table.sort_by,
+            table_properties=table.table_properties,
+        )
+        result = export_to_iceberg(cluster, session, info, options, ice, listener=listener, catalog=ice_catalog)
+        rows, size, files = rows + result.rows, size + result.bytes, files + len(result.files)
+        operations.append(result.operation_id)
+        ranges.extend(range_ids)
+    iceberg_table = ice_catalog.load_table(table.iceberg_identifier)
+    snapshot = snapshot_of(iceberg_table, operations[-1]) if operations else None
+    planned = sorted((range_by_id(r) for r in set(ranges)), key=lambda r: r.index)
+    metadata: dict[str, Any] = {
+        "dagster/row_count": rows,
+        "dagster/table_name": table.iceberg_identifier,
+        "dagster/column_schema": column_schema_from_cql(info.metadata),
+        "cassandra_bulk/source": table.qualified,
+        "cassandra_bulk/ranges": ", ".join(r.id for r in planned),
+        # Tokens are 64-bit: as text so no JSON consumer rounds them.
+        "cassandra_bulk/token_start": str(planned[0].tokens.start) if planned else "",
+        "cassandra_bulk/token_end": str(planned[-1].tokens.end) if planned else "",
+        "cassandra_bulk/bytes": size,
+        "cassandra_bulk/files": files,
+        "cassandra_bulk/snapshot_id": str(snapshot) if snapshot is not None else "",
+        "cassandra_bulk/operation_id": ", ".join(operations),
+        "cassandra_bulk/duration_s": round(time.monotonic() - started, 3),
+        "cassandra_bulk/mode": table.mode,
+    }
+    return MaterializeResult(metadata=metadata)
+
+
+def build_cassandra_iceberg_asset(
+    table: CassandraTable,
+    *,
+    translator: DagsterCassandraBulkTranslator | None = None,
+    retry_policy: RetryPolicy | None = DEFAULT_RETRY_POLICY,
+    backfill_policy: BackfillPolicy | None = None,
+    cassandra_resource_key: str = "cassandra",
+    catalog_resource_key: str = "iceberg",
+    range_workers: int = 2,
+    pool: str | None = None,
+) -> AssetsDefinition:
+    """One partitioned asset for ``table`` (partition = token range, or date x range in daily mode).
+
+    Needs two resources: a :class:`~dagster_cassandra_bulk.CassandraResource` under
+    ``cassandra_resource_key`` and an :class:`~dagster_cassandra_bulk.IcebergCatalogResource`
+    under ``catalog_resource_key``. ``pool`` caps how many ranges export at once across runs.
+    """
+    spec = (translator or DagsterCassandraBulkTranslator()).get_asset_spec(table)
+    name = "cassandra_bulk__" + "__".join(spec.key.path)
+
+    @multi_asset(
+        name=name,
+        specs=[spec],
+        partitions_def=partitions_for(table),
+        retry_policy=retry_policy,
+        backfill_policy=backfill_policy,
+        required_resource_keys={cassandra_resource_key, catalog_resource_key},
+        pool=pool,
+    )
+    def _asset(context: AssetExecutionContext) -> MaterializeResult:
+        return export_partitions(
+            context,
+            table,
+            getattr(context.resources, cassandra_resource_key),
+            getattr(context.resources, catalog_resource_key),
+            range_workers=range_workers,
+        )
+
+    return _asset
+
+
+def cassandra_iceberg_assets(
+    tables: Sequence[CassandraTable],
+    *,
+    translator: DagsterCassandraBulkTranslator | None = None,
+    retry_policy: RetryPolicy | None = DEFAULT_RETRY_POLICY,
+    backfill_policy: BackfillPolicy | None = None,
+    cassandra_resource_key: str = "cassandra",
+    catalog_resource_key: str = "iceberg",
+    range_workers: int = 2,
+    pool: str | None = None,
+) -> list[AssetsDefinition]:
+    """One asset per table (each table keeps its own split count, so each has its own partitions)."""
+    return [
+        build_cassandra_iceberg_asset(
+            t,
+            translator=translator,
+            retry_policy=retry_policy,
+            backfill_policy=backfill_policy,
+            cassandra_resource_key=cassandra_resource_key,
+            catalog_resource_key=catalog_resource_key,
+            range_workers=range_workers,
+            pool=pool,
+        )
+        for t in tables
+    ]

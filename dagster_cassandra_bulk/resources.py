@@ -1,0 +1,174 @@
+"""Dagster resources: where Cassandra is and where the Iceberg catalog is.
+
+Both are plain configuration mapped onto the engine's own config objects
+(:class:`~cassandra_bulk_core.ConnectionConfig`, :class:`~cassandra_bulk_core.iceberg.IcebergOptions`)
+in one method each, so the CLI, Airflow and Dagster connect the same way. Secrets belong in
+``EnvVar("CASSANDRA_PASSWORD")``; Dagster then stores the reference, never the value.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import threading
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from dagster import ConfigurableResource
+from pydantic import Field
+
+if TYPE_CHECKING:
+    import datetime as dt
+
+    from cassandra_bulk_core import ConnectionConfig, ScanOptions
+    from cassandra_bulk_core.iceberg import IcebergOptions
+
+# One (cluster, session) per connection config and process: a driver Cluster holds a pool per
+# host plus control-connection threads, far too costly to open per partition in a long-lived
+# run worker that materializes many ranges (multi-run backfills, `dagster dev`).
+_SESSIONS: dict[ConnectionConfig, tuple[Any, Any]] = {}
+_LOCK = threading.Lock()
+
+
+def _shutdown_all() -> None:
+    with _LOCK:
+        for cluster, _ in _SESSIONS.values():
+            with contextlib.suppress(Exception):  # exiting anyway; must not mask the real exit
+                cluster.shutdown()
+        _SESSIONS.clear()
+
+
+atexit.register(_shutdown_all)
+
+
+class CassandraResource(ConfigurableResource):  # type: ignore[misc]
+    """A Cassandra cluster to read from.
+
+    Example:
+        ``CassandraResource(contact_points=["10.0.0.1", "10.0.0.2"], local_dc="dc1",
+        username="etl", password=EnvVar("CASSANDRA_PASSWORD"))``
+    """
+
+    contact_points: list[str] = Field(
+        default_factory=lambda: ["127.0.0.1"],
+        description="Hosts; an entry may also be a comma-separated list (handy from one env var).",
+    )
+    port: int = 9042
+    local_dc: str | None = Field(default=None, description="Data center whose replicas are read first.")
+    username: str | None = None
+    password: str | None = Field(default=None, repr=False, description="Use EnvVar; never logged or in metadata.")
+    ssl_enabled: bool = False
+    ssl_ca_file: str | None = None
+    ssl_cert_file: str | None = None
+    ssl_key_file: str | None = None
+    ssl_verify_hostname: bool = True
+    secure_connect_bundle: str | None = Field(default=None, description="Astra secure connect bundle (zip path).")
+    consistency: str = "LOCAL_ONE"
+    request_timeout: float = 60.0
+    connect_timeout: float = 10.0
+    page_size: int = 5000
+    streams: int = Field(default=4, description="Concurrent sub-range queries per token range.")
+
+    def connection_config(self) -> ConnectionConfig:
+        """The engine's connection settings (its ``repr`` and ``safe_dict`` mask the password)."""
+        from cassandra_bulk_core import ConnectionConfig
+
+        points = self.contact_points
+        if isinstance(points, str):  # tolerated for Python callers; Dagster config declares a list
+            points = [points]
+        return ConnectionConfig(
+            contact_points=tuple(p.strip() for entry in points for p in entry.split(",") if p.strip()),
+            port=self.port,
+            local_dc=self.local_dc,
+            username=self.username,
+            password=self.password,
+            ssl_enabled=self.ssl_enabled,
+            ssl_ca_file=self.ssl_ca_file,
+            ssl_cert_file=self.ssl_cert_file,
+            ssl_key_file=self.ssl_key_file,
+            ssl_verify_hostname=self.ssl_verify_hostname,
+            secure_connect_bundle=self.secure_connect_bundle,
+            consistency=self.consistency,
+            request_timeout=self.request_timeout,
+            connect_timeout=self.connect_timeout,
+        )
+
+    def scan_options(self, columns: tuple[str, ...] | None = None) -> ScanOptions:
+        from cassandra_bulk_core import ScanOptions
+
+        config = self.connection_config()
+        return ScanOptions(
+            columns=columns,
+            page_size=self.page_size,
+            streams=self.streams,
+            consistency=config.consistency,
+            request_timeout=config.request_timeout,
+            local_dc=config.local_dc,
+        )
+
+    def safe_dict(self) -> dict[str, Any]:
+        """Settings fit for logs and metadata (secrets replaced by ``***``)."""
+        return self.connection_config().safe_dict()
+
+    def get_session(self) -> tuple[Any, Any]:
+        """``(cluster, session)``, shared by every asset in this process that uses the same settings."""
+        config = self.connection_config()
+        with _LOCK:
+            cached = _SESSIONS.get(config)
+            if cached is not None and not cached[0].is_shutdown:
+                return cached
+            cached = config.connect()
+            _SESSIONS[config] = cached
+            return cached
+
+    def __repr__(self) -> str:  # pydantic's repr would print every field; keep the password out
+        return f"CassandraResource({self.safe_dict()!r})"
+
+
+class IcebergCatalogResource(ConfigurableResource):  # type: ignore[misc]
+    """The Iceberg catalog to write to.
+
+    Empty ``properties`` means the engine's embedded default: a SQLite SQL catalog in
+    ``<warehouse>/catalog.db`` with data under ``<warehouse>``. Otherwise any pyiceberg catalog,
+    e.g. ``{"type": "rest", "uri": "...", "credential": EnvVar("ICEBERG_CREDENTIAL")}``; ``s3.*``
+    properties also configure where data files are written.
+    """
+
+    catalog_name: str = "default"
+    properties: dict[str, str] = Field(default_factory=dict, repr=False)
+    warehouse: str = "warehouse"
+
+    def iceberg_options(
+        self,
+        *,
+        table: str | None = None,
+        mode: str = "mirror",
+        export_date: dt.date | None = None,
+        partition_by: tuple[str, ...] = (),
+        sort_by: tuple[str, ...] = (),
+        table_properties: Mapping[str, str] | None = None,
+    ) -> IcebergOptions:
+        from cassandra_bulk_core.iceberg import IcebergOptions
+
+        return IcebergOptions(
+            table=table,
+            catalog_name=self.catalog_name,
+            catalog_properties=dict(self.properties),
+            warehouse=self.warehouse,
+            mode=mode,
+            export_date=export_date,
+            partition_by=tuple(partition_by),
+            sort_by=tuple(sort_by),
+            table_properties=dict(table_properties or {}),
+        )
+
+    def load_catalog(self) -> Any:
+        from cassandra_bulk_core.iceberg import load_catalog
+
+        return load_catalog(self.iceberg_options())
+
+    def load_table(self, identifier: str) -> Any:
+        return self.load_catalog().load_table(identifier)
+
+    def __repr__(self) -> str:  # catalog properties may hold credentials
+        return f"IcebergCatalogResource(catalog_name={self.catalog_name!r}, warehouse={self.warehouse!r})"

@@ -1,0 +1,56 @@
+"""The dg component: loads from defs.yaml, builds valid definitions (no Cassandra needed)."""
+
+from __future__ import annotations
+
+import yaml
+from dagster import AssetKey, Definitions
+from dagster.components.testing import create_defs_folder_sandbox
+
+from dagster_cassandra_bulk import CassandraIcebergComponent, CassandraResource
+
+DEFS_YAML = """
+type: dagster_cassandra_bulk.CassandraIcebergComponent
+attributes:
+  cassandra:
+    contact_points: ["127.0.0.1"]
+    username: "{{ env('CB_TEST_USERNAME') }}"
+    password_env_var: CB_TEST_PASSWORD
+  catalog:
+    warehouse: warehouse
+  splits: 8
+  schedule: "0 2 * * *"
+  tables:
+    - keyspace: shop
+      table: orders
+    - keyspace: shop
+      table: customers
+      splits: 4
+      mode: daily
+      start_date: "2026-11-01"
+"""
+
+
+def test_component_from_yaml_builds_valid_defs(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("CB_TEST_PASSWORD", "pw-from-env")
+    monkeypatch.setenv("CB_TEST_USERNAME", "etl")
+    with create_defs_folder_sandbox() as sandbox:
+        defs_path = sandbox.scaffold_component(CassandraIcebergComponent, defs_yaml_contents=yaml.safe_load(DEFS_YAML))
+        with sandbox.load_component_and_build_defs(defs_path=defs_path) as (loaded, defs):
+            assert isinstance(loaded, CassandraIcebergComponent)
+            _assert_defs(defs)
+
+
+def _assert_defs(defs: Definitions) -> None:
+    Definitions.validate_loadable(defs)
+    graph = defs.resolve_asset_graph()
+    assert {AssetKey(["shop", "orders"]), AssetKey(["shop", "customers"])} <= set(graph.get_all_asset_keys())
+    orders = defs.resolve_assets_def(AssetKey(["shop", "orders"]))
+    assert orders.partitions_def is not None and len(orders.partitions_def.get_partition_keys()) == 8
+    assert len(list(graph.asset_check_keys)) == 4
+    assert len(list(defs.schedules or [])) == 2
+    resources = defs.resources or {}
+    cassandra = resources["cassandra"]
+    assert isinstance(cassandra, CassandraResource)
+    assert cassandra.username == "etl"
+    assert cassandra.process_config_and_initialize().connection_config().password == "pw-from-env"
+    assert "pw-from-env" not in repr(cassandra)

@@ -1,0 +1,133 @@
+"""Adapter unit tests: no Cassandra needed."""
+
+from __future__ import annotations
+
+import datetime as dt
+import subprocess
+import sys
+
+import pytest
+from dagster import AssetKey, Definitions, TableColumn, TableSchema, build_schedule_context
+
+from dagster_cassandra_bulk import (
+    CassandraResource,
+    CassandraTable,
+    DagsterCassandraBulkTranslator,
+    IcebergCatalogResource,
+    build_cassandra_iceberg_asset,
+    build_cassandra_iceberg_checks,
+    build_nightly_schedule,
+    daily_token_range_partitions,
+    token_range_partitions,
+)
+
+FORBIDDEN = ("...", "|", ",", "[", "]", " ", "/")
+
+
+@pytest.mark.parametrize("splits", [1, 8, 16, 100, 1024])
+def test_range_keys_are_safe_stable_and_unique(splits: int) -> None:
+    keys = token_range_partitions(splits).get_partition_keys()
+    assert keys == token_range_partitions(splits).get_partition_keys()
+    assert len(keys) == len(set(keys)) == splits
+    assert keys == sorted(keys)
+    assert not [k for k in keys if any(bad in k for bad in FORBIDDEN)]
+
+
+def test_daily_partitions_are_date_times_range() -> None:
+    pd = daily_token_range_partitions(4, "2026-11-01")
+    keys = pd.get_partition_keys(current_time=dt.datetime(2026, 11, 3, 1, tzinfo=dt.timezone.utc))
+    assert keys[:2] == ["2026-11-01|r0-of-4", "2026-11-01|r1-of-4"]
+    assert len(keys) == 2 * 4
+    assert keys[0].keys_by_dimension == {"date": "2026-11-01", "range": "r0-of-4"}
+
+
+@pytest.mark.parametrize(
+    ("table", "key", "group", "name"),
+    [
+        (CassandraTable("shop", "orders"), ["shop", "orders"], "shop", "shop.orders"),
+        (CassandraTable("shop", "orders", iceberg_table="lake.o", group_name="g"), ["shop", "orders"], "g", "lake.o"),
+    ],
+)
+def test_translator_defaults(table: CassandraTable, key: list[str], group: str, name: str) -> None:
+    spec = DagsterCassandraBulkTranslator().get_asset_spec(table)
+    assert spec.key == AssetKey(key)
+    assert spec.group_name == group
+    assert spec.kinds == {"cassandra", "iceberg"}
+    assert spec.metadata["dagster/table_name"] == name
+    assert spec.metadata["cassandra_bulk/splits"] == 16
+    assert "orders" in (spec.description or "")
+
+
+def test_translator_column_schema_and_override() -> None:
+    schema = TableSchema(columns=[TableColumn("id", "uuid")])
+
+    class Prefixed(DagsterCassandraBulkTranslator):
+        def get_asset_spec(self, table: CassandraTable):  # type: ignore[no-untyped-def]
+            spec = super().get_asset_spec(table)
+            return spec.replace_attributes(key=spec.key.with_prefix("lake"))
+
+    table = CassandraTable("shop", "orders", splits=8, column_schema=schema)
+    asset = build_cassandra_iceberg_asset(table, translator=Prefixed())
+    assert asset.key == AssetKey(["lake", "shop", "orders"])
+    assert asset.specs_by_key[asset.key].metadata["dagster/column_schema"] == schema
+    assert asset.partitions_def is not None
+    assert asset.partitions_def.get_partition_keys()[3] == "r3-of-8"
+    checks = build_cassandra_iceberg_checks(table, asset_key=asset.key)
+    assert {c.check_key.name for c in checks} == {"row_counts_match", "schema_matches"}
+
+
+def test_table_validation() -> None:
+    with pytest.raises(ValueError, match="start_date"):
+        CassandraTable("ks", "t", mode="daily")
+    with pytest.raises(ValueError, match="mode"):
+        CassandraTable("ks", "t", mode="append")
+
+
+def test_resources_redact_secrets() -> None:
+    res = CassandraResource(contact_points=["10.0.0.1,10.0.0.2"], username="etl", password="hunter2-secret")
+    config = res.connection_config()
+    assert config.contact_points == ("10.0.0.1", "10.0.0.2")
+    assert config.password == "hunter2-secret"
+    for text in (repr(res), str(res), repr(config), str(res.safe_dict())):
+        assert "hunter2-secret" not in text
+    assert res.safe_dict()["password"] == "***"
+    ice = IcebergCatalogResource(properties={"type": "rest", "credential": "tok-secret"})
+    assert "tok-secret" not in repr(ice) and "tok-secret" not in str(ice)
+    assert ice.iceberg_options(mode="daily").catalog_properties["credential"] == "tok-secret"
+
+
+def test_nightly_schedule_requests_every_range_of_yesterday() -> None:
+    asset = build_cassandra_iceberg_asset(CassandraTable("ks", "d", splits=4, mode="daily", start_date="2026-11-01"))
+    schedule = build_nightly_schedule(asset)
+    defs = Definitions(
+        assets=[asset],
+        schedules=[schedule],
+        resources={"cassandra": CassandraResource(), "iceberg": IcebergCatalogResource()},
+    )
+    ctx = build_schedule_context(
+        scheduled_execution_time=dt.datetime(2026, 11, 24, 2, tzinfo=dt.timezone.utc),
+        repository_def=defs.get_repository_def(),
+    )
+    requests = list(schedule.evaluate_tick(ctx).run_requests or [])
+    assert [r.partition_key for r in requests] == [f"2026-11-23|r{i}-of-4" for i in range(4)]
+
+
+def test_import_is_cheap() -> None:
+    """Loading definitions must not pull in the driver or pyiceberg (pyarrow comes with the engine)."""
+    code = (
+        "import sys, dagster_cassandra_bulk;"
+        "bad=[m for m in ('pyiceberg','cassandra.cluster') if m in sys.modules];"
+        "print(','.join(bad))"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert res.stdout.strip() == ""
+
+
+def test_example_project_loads() -> None:
+    from dagster import Definitions
+
+    from examples.dagster.definitions import defs
+
+    Definitions.validate_loadable(defs)
+    keys = {a.key.to_user_string() for a in defs.assets or []}  # type: ignore[union-attr]
+    assert keys == {"demo/events", "demo/events_daily"}
