@@ -677,6 +677,17 @@ def verify(
     return VerifyResult({r.id: (cassandra.get(r.id, 0), iceberg.get(r.id, 0)) for r in plan})
 
 
+def operation_snapshot_id(table: Any, operation_id: str) -> int | None:
+    """The newest snapshot an export operation committed (other writers may have committed since);
+    orchestrators report it as the materialization's snapshot."""
+    ours = [
+        s
+        for s in table.snapshots()
+        if s.summary is not None and s.summary.get(f"{PROP_PREFIX}operation-id") == operation_id
+    ]
+    return max(ours, key=lambda s: s.timestamp_ms).snapshot_id if ours else None
+
+
 def referenced_files(table: Any) -> set[str]:
     """Every data file any snapshot still references (time travel must keep working)."""
     # Read the manifests directly: pyiceberg's inspect.all_data_files() cannot build its metrics

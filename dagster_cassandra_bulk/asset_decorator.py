@@ -93,13 +93,10 @@ def _split_multi(key: str) -> Iterable[tuple[str, str]]:
 
 
 def snapshot_of(table: Any, operation_id: str) -> int | None:
-    """The newest snapshot this export committed (other writers may have committed since)."""
-    ours = [
-        s
-        for s in table.snapshots()
-        if s.summary is not None and s.summary.get("cassandra-bulk.operation-id") == operation_id
-    ]
-    return max(ours, key=lambda s: s.timestamp_ms).snapshot_id if ours else None
+    """The newest snapshot this export committed (the engine's rule; a seam tests can patch)."""
+    from cassandra_bulk_core.iceberg import operation_snapshot_id
+
+    return operation_snapshot_id(table, operation_id)
 
 
 def export_partitions(

@@ -276,14 +276,9 @@ class CassandraToIcebergOperator(_IcebergMixin, _CassandraBulkOperator):
 
 
 def _snapshot_of(catalog: Any, identifier: str, operation_id: str) -> int | None:
-    """The newest snapshot committed by this operation (others may commit in between)."""
-    table = catalog.load_table(identifier)
-    ours = [
-        s
-        for s in table.snapshots()
-        if s.summary is not None and s.summary.get("cassandra-bulk.operation-id") == operation_id
-    ]
-    return max(ours, key=lambda s: s.timestamp_ms).snapshot_id if ours else None
+    from cassandra_bulk_core.iceberg import operation_snapshot_id
+
+    return operation_snapshot_id(catalog.load_table(identifier), operation_id)
 
 
 class CassandraToFilesOperator(_CassandraBulkOperator):
