@@ -60,6 +60,16 @@ def _rows(n: int) -> list[tuple[object, ...]]:
     ]
 
 
+def _cli(*args: str) -> subprocess.CompletedProcess[str] | None:
+    """Run the real command line, show it, and return its output (None after printing its error)."""
+    print("demo: $ cassandra-bulk " + " ".join(args))
+    out = subprocess.run([sys.executable, "-m", "cassandra_bulk_core", *args], capture_output=True, text=True)
+    if out.returncode != 0:
+        print(out.stderr, file=sys.stderr)
+        return None
+    return out
+
+
 def main() -> int:
     t0 = time.monotonic()
     print("demo: starting (or reusing) a local Cassandra 5 node ...", flush=True)
@@ -87,26 +97,11 @@ def main() -> int:
     finally:
         cluster.shutdown()
 
-    cmd = [
-        "cassandra-bulk",
-        "count",
-        "-h",
-        target.contact_points[0],
-        "--port",
-        str(target.port),
-        "-t",
-        "demo.events",
-        "--splits",
-        "16",
-    ]
-    print("demo: $ " + " ".join(cmd))
+    base = ["-h", target.contact_points[0], "--port", str(target.port), "-t", "demo.events", "--splits", "16"]
     t2 = time.monotonic()
-    out = subprocess.run(
-        [sys.executable, "-m", "cassandra_bulk_core", *cmd[1:]], capture_output=True, text=True, check=False
-    )
-    if out.returncode != 0:
-        print(out.stderr, file=sys.stderr)
-        return out.returncode
+    out = _cli("count", *base)
+    if out is None:
+        return 1
     counted = int(out.stdout.strip())
     print(f"demo: cassandra-bulk counted {counted} rows over 16 token ranges in {time.monotonic() - t2:.1f}s")
     if counted != ROWS:
@@ -115,28 +110,9 @@ def main() -> int:
     print(f"demo: OK: count matches the {ROWS} rows inserted")
 
     out_dir = Path(os.environ.get("DEMO_OUT", "out/demo-events"))
-    cmd = [
-        "cassandra-bulk",
-        "export",
-        "-h",
-        target.contact_points[0],
-        "--port",
-        str(target.port),
-        "-t",
-        "demo.events",
-        "--splits",
-        "16",
-        "--format",
-        "parquet",
-        "--url",
-        str(out_dir),
-        "--no-progress",
-    ]
-    print("demo: $ " + " ".join(cmd))
-    out = subprocess.run([sys.executable, "-m", "cassandra_bulk_core", *cmd[1:]], capture_output=True, text=True)
-    if out.returncode != 0:
-        print(out.stderr, file=sys.stderr)
-        return out.returncode
+    out = _cli("export", *base, "--format", "parquet", "--url", str(out_dir), "--no-progress")
+    if out is None:
+        return 1
     summary = json.loads(out.stdout.strip().splitlines()[-1])
     import pyarrow.parquet as pq
 
@@ -150,28 +126,9 @@ def main() -> int:
         print(f"demo: MISMATCH: inserted {ROWS}, Parquet holds {table.num_rows}", file=sys.stderr)
         return 1
     warehouse = Path(os.environ.get("DEMO_WAREHOUSE", "out/warehouse"))
-    cmd = [
-        "cassandra-bulk",
-        "export",
-        "-h",
-        target.contact_points[0],
-        "--port",
-        str(target.port),
-        "-t",
-        "demo.events",
-        "--splits",
-        "16",
-        "--to",
-        "iceberg",
-        "--warehouse",
-        str(warehouse),
-        "--no-progress",
-    ]
-    print("demo: $ " + " ".join(cmd))
-    out = subprocess.run([sys.executable, "-m", "cassandra_bulk_core", *cmd[1:]], capture_output=True, text=True)
-    if out.returncode != 0:
-        print(out.stderr, file=sys.stderr)
-        return out.returncode
+    out = _cli("export", *base, "--to", "iceberg", "--warehouse", str(warehouse), "--no-progress")
+    if out is None:
+        return 1
     from cassandra_bulk_core.iceberg import IcebergOptions, load_catalog
 
     table = load_catalog(IcebergOptions(warehouse=str(warehouse))).load_table("demo.events")
