@@ -3,7 +3,8 @@
     uv run python -m benchmarks.engine_export --rows 1000000 --formats parquet,csv
 
 Fills ``bench.events_<rows>`` once (kept between runs), then runs the real ``cassandra-bulk export``
-in a child process per format and reads its resource usage with ``wait4`` (that child alone).
+in a child process per format, and DSBulk's ``unload`` to CSV as the peer (``dsbulk-csv``, see
+``tools/dsbulk.py``), reading each child's resource usage with ``wait4`` (that child alone).
 Figures only: no pass/fail. On a 2-core machine Cassandra and the exporter share the cores, so
 compare ratios between runs of the same machine, not absolute numbers across machines.
 """
@@ -70,7 +71,23 @@ def fill(session: object, table: str, rows: int) -> float:
 
 def run_export(host: str, table: str, fmt: str, dest: Path, extra: list[str]) -> dict[str, float]:
     cmd = [sys.executable, "-m", "cassandra_bulk_core", "export", "-h", host, "-t", f"bench.{table}", "--no-progress"]
-    if fmt == "iceberg":  # embedded SQLite catalog, warehouse in dest
+    if fmt == "dsbulk-csv":  # the peer: DSBulk unload to CSV
+        from tools import dsbulk
+
+        cmd = dsbulk.command(
+            "unload",
+            "-k",
+            "bench",
+            "-t",
+            table,
+            "-url",
+            str(dest),
+            "-h",
+            host,
+            "-logDir",
+            str(dest.with_name(dest.name + "-logs")),
+        )
+    elif fmt == "iceberg":  # embedded SQLite catalog, warehouse in dest
         cmd += ["--to", "iceberg", "--warehouse", str(dest), *extra]
     else:
         cmd += ["--format", fmt, "--url", str(dest), *extra]
@@ -81,9 +98,14 @@ def run_export(host: str, table: str, fmt: str, dest: Path, extra: list[str]) ->
     out = proc.stdout.read().decode() if proc.stdout else ""
     if status != 0:
         raise SystemExit(f"export failed ({status}): {' '.join(cmd)}")
-    summary = json.loads(out.strip().splitlines()[-1])
-    files_bytes = sum(f.stat().st_size for f in dest.rglob("*-part-*"))
-    rows = summary["rows"]
+    if fmt == "dsbulk-csv":
+        files = [f for f in dest.glob("output-*.csv")]
+        rows = sum(sum(1 for _ in f.open("rb")) - 1 for f in files)  # minus each file's header
+        files_bytes = sum(f.stat().st_size for f in files)
+    else:
+        summary = json.loads(out.strip().splitlines()[-1])
+        files_bytes = sum(f.stat().st_size for f in dest.rglob("*-part-*"))
+        rows = summary["rows"]
     return {
         "rows": rows,
         "seconds": wall,
@@ -98,7 +120,11 @@ def run_export(host: str, table: str, fmt: str, dest: Path, extra: list[str]) ->
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, nargs="+", default=[1_000_000])
-    parser.add_argument("--formats", default="parquet,csv,iceberg")
+    parser.add_argument(
+        "--formats",
+        default="parquet,csv,iceberg,dsbulk-csv",
+        help="parquet, csv, jsonl, iceberg (ours) and dsbulk-csv (the peer)",
+    )
     parser.add_argument("--splits", type=int, default=16)
     parser.add_argument("--extra", default="", help="extra export flags, e.g. '--range-workers 2 --streams 4'")
     args = parser.parse_args()
@@ -126,6 +152,7 @@ def main() -> int:
                 r = run_export(host, table, fmt, dest, [f"--splits={args.splits}", *args.extra.split()])
             finally:
                 shutil.rmtree(dest, ignore_errors=True)
+                shutil.rmtree(dest.with_name(dest.name + "-logs"), ignore_errors=True)
             results.append({"table_rows": rows, "format": fmt, **r})
             print(json.dumps(results[-1]), flush=True)
     cluster.shutdown()
