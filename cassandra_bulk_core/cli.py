@@ -1,4 +1,4 @@
-"""The ``cassandra-bulk`` command line: ``ranges`` and ``count`` for now (``export``/``load`` follow).
+"""The ``cassandra-bulk`` command line: ``ranges``, ``count``, ``export``, ``load``, ``verify``.
 
 Option names follow DSBulk where it helps a migration (``-k -t -h -u -p``, ``--consistency``).
 Errors the engine raises on purpose print as one line and set the exit code; anything else is a bug
@@ -136,7 +136,7 @@ def _load_config_file(ctx: click.Context, _param: click.Parameter, path: str | N
         shared["hosts"] = shared.pop("host")
     ctx.default_map = {
         name: {**shared, **{k.replace("-", "_"): v for k, v in doc.get(name, {}).items()}}
-        for name in ("count", "export")
+        for name in ("count", "export", "load")
     }
 
 
@@ -419,6 +419,265 @@ def export_cmd(
     finally:
         cluster.shutdown()
     click.echo(json.dumps(result.summary()))
+
+
+def _listeners(
+    name: str,
+    progress: bool | None,
+    log_json: bool,
+    progress_file: str | None,
+    metrics_port: int | None,
+    metrics_textfile: str | None,
+    webhook_url: str | None,
+    description: str,
+) -> Any:
+    """The listeners every long-running command offers (progress, JSON logs, metrics, webhook)."""
+    import logging
+
+    from .events import CompositeListener, LoggingListener, ProgressFileListener, RichProgressListener
+
+    listeners: list[Any] = []
+    if log_json:
+        logging.basicConfig(level=logging.INFO, format="%(message)s")
+        listeners.append(LoggingListener(as_json=True))
+    if progress_file:
+        listeners.append(ProgressFileListener(progress_file))
+    if metrics_port is not None or metrics_textfile:
+        from .events import PrometheusListener
+
+        listeners.append(PrometheusListener(name, port=metrics_port, textfile=metrics_textfile))
+    if webhook_url:
+        from .events import WebhookListener
+
+        listeners.append(WebhookListener(webhook_url))
+    if progress if progress is not None else sys.stderr.isatty():
+        listeners.append(RichProgressListener(description))
+    return CompositeListener(listeners)
+
+
+def _mapping(text: str | None) -> dict[str, str] | None:
+    """DSBulk's named mapping: ``field1=col1, field2=col2`` (``:`` also separates)."""
+    if not text:
+        return None
+    out = {}
+    for pair in text.split(","):
+        pair = pair.strip()
+        if not pair:
+            continue
+        sep = "=" if "=" in pair else ":"
+        field, ok, column = pair.partition(sep)
+        if not ok:
+            raise click.BadParameter(f"mapping entry {pair!r} needs field=column")
+        out[field.strip()] = column.strip()
+    return out
+
+
+@cli.command(name="load", context_settings=CONTEXT)
+@click.option("-k", "--keyspace", help="keyspace (or write ks.table)")
+@click.option("-t", "--table", required=True, help="table name or ks.table")
+@click.option(
+    "-url",
+    "--url",
+    "--from",
+    "source",
+    default="-",
+    show_default=True,
+    help="file, directory, s3://bucket/prefix, or - for stdin; an Iceberg table with --format iceberg",
+)
+@click.option(
+    "--format",
+    "-c",
+    "fmt",
+    type=click.Choice(["csv", "jsonl", "json", "parquet", "iceberg"]),
+    help="source format [from the file names]",
+)
+@click.option("--file-pattern", help="glob on file names in a directory (default: by the format's suffix)")
+@_connection_options
+@click.option("-m", "--mapping", help="field=column pairs, comma separated (default: by name)")
+@click.option("--allow-missing-fields", is_flag=True, help="a mapped field the source lacks becomes null")
+@click.option("--allow-extra-fields/--no-allow-extra-fields", default=True, help="ignore fields that map to nothing")
+@click.option("--null-to-unset/--explicit-nulls", default=True, help="nulls leave cells untouched (no tombstones)")
+@click.option("--timestamp", "write_timestamp", help="write time for every cell (ISO-8601 or epoch µs)")
+@click.option("--ttl", type=int, help="TTL in seconds for every row")
+@click.option("--timestamp-field", help="source field with each row's write time")
+@click.option("--ttl-field", help="source field with each row's TTL (seconds)")
+@click.option(
+    "--preserve-writetime/--no-preserve-writetime",
+    default=True,
+    help="use writetime(col)/ttl(col) fields when the source has them",
+)
+@click.option(
+    "--batch-mode",
+    type=click.Choice(["partition", "replica-set", "disabled"]),
+    default="partition",
+    show_default=True,
+    help="unlogged batches grouped by partition key or by replica set",
+)
+@click.option("--max-batch-statements", type=int, default=32, show_default=True)
+@click.option("--concurrency", type=int, help="requests in flight [from the row size]")
+@click.option("--max-rows-per-second", type=float, help="rate limit")
+@click.option("--max-errors", default="100", show_default=True, help="rejects allowed: a count, N%, or -1")
+@click.option("--log-dir", default="logs", show_default=True, help="operation logs, rejects and checkpoints")
+@click.option("--resume", is_flag=True, help="skip what the last run of the same load finished")
+@click.option("--checkpoint", help="resume from this checkpoint.json")
+@click.option("--range", "only_range", help="load only rows whose token is in this range id (r03-of-16)")
+@_window_options
+@click.option("--header/--no-header", default=True, help="CSV header line")
+@click.option("--delimiter", "-delim", default=",", show_default=True, help="CSV delimiter")
+@click.option("--quote", default='"', show_default=True, help="CSV quote character")
+@click.option("--escape", default="\\", show_default=True, help="CSV escape character")
+@click.option("--null-string", default="", help="CSV text for null (default: empty)")
+@click.option("--binary-format", type=click.Choice(["BASE64", "HEX"]), default="BASE64", show_default=True)
+@click.option("--snapshot-id", type=int, help="Iceberg: load this snapshot")
+@click.option("--as-of", help="Iceberg: the snapshot current at this time (ISO-8601)")
+@click.option("--row-filter", help="Iceberg: a pyiceberg row filter, e.g. \"region = 'eu'\"")
+@click.option("--columns", help="Iceberg: only these source columns")
+@click.option("--s3-endpoint-url", help="S3-compatible endpoint (credentials from the AWS chain)")
+@click.option("--dry-run", is_flag=True, help="read, convert and bind, write nothing")
+@click.option("--progress/--no-progress", default=None, help="progress bar (default: on a terminal)")
+@click.option("--log-json", is_flag=True, help="JSON log lines with the operation id on stderr")
+@click.option("--progress-file", help="keep a JSON progress file here for external monitoring")
+@click.option("--metrics-port", type=int, help="serve Prometheus metrics on this port (extra: metrics)")
+@click.option("--metrics-textfile", help="write Prometheus metrics to this file (node-exporter textfile)")
+@click.option("--webhook-url", help="POST operation events as JSON to this URL")
+@_iceberg_options
+def load_cmd(
+    keyspace: str | None,
+    table: str,
+    source: str,
+    fmt: str | None,
+    file_pattern: str | None,
+    mapping: str | None,
+    allow_missing_fields: bool,
+    allow_extra_fields: bool,
+    null_to_unset: bool,
+    write_timestamp: str | None,
+    ttl: int | None,
+    timestamp_field: str | None,
+    ttl_field: str | None,
+    preserve_writetime: bool,
+    batch_mode: str,
+    max_batch_statements: int,
+    concurrency: int | None,
+    max_rows_per_second: float | None,
+    max_errors: str,
+    log_dir: str,
+    resume: bool,
+    checkpoint: str | None,
+    only_range: str | None,
+    start_token: int | None,
+    end_token: int | None,
+    header: bool,
+    delimiter: str,
+    quote: str,
+    escape: str,
+    null_string: str,
+    binary_format: str,
+    snapshot_id: int | None,
+    as_of: str | None,
+    row_filter: str | None,
+    columns: str | None,
+    s3_endpoint_url: str | None,
+    dry_run: bool,
+    progress: bool | None,
+    log_json: bool,
+    progress_file: str | None,
+    metrics_port: int | None,
+    metrics_textfile: str | None,
+    webhook_url: str | None,
+    warehouse: str,
+    catalog: str,
+    catalog_props: tuple[str, ...],
+    iceberg_table: str | None,
+    **conn: Any,
+) -> None:
+    """Load CSV, JSON Lines, Parquet or an Iceberg table into a table.
+
+    Exit codes: 0 every record written; 1 finished with rejected records (see the operation's
+    log directory); 2 bad options; 3 connection refused; 4 the load stopped (resume continues);
+    5 aborted: more rejects than --max-errors.
+    """
+    from .load import LoadOptions, load_table
+    from .sources import IcebergSource
+    from .storage import StorageOptions
+    from .text_codecs import CsvOptions
+
+    config = _config(**conn)
+    ks, tbl = parse_qualified(table, keyspace)
+    fmt = "jsonl" if fmt == "json" else fmt
+    ice = None
+    if fmt == "iceberg":
+        as_of_ms = _timestamp_micros(as_of) // 1000 if as_of else None
+        ice = IcebergSource(
+            table=iceberg_table or (source if source != "-" else f"{ks}.{tbl}"),
+            catalog_name=catalog,
+            catalog_properties=_props(catalog_props),
+            warehouse=warehouse,
+            snapshot_id=snapshot_id,
+            as_of=as_of_ms,
+            row_filter=row_filter,
+            columns=tuple(c.strip() for c in columns.split(",")) if columns else None,
+        )
+    window = None
+    if start_token is not None or end_token is not None:
+        window = _window(start_token, end_token)
+    options = LoadOptions(
+        source=source,
+        format=fmt,
+        file_pattern=file_pattern,
+        csv=CsvOptions(
+            delimiter=delimiter,
+            quote=quote,
+            escape=escape,
+            header=header,
+            null_string=null_string,
+            binary_format=binary_format,
+        ),
+        mapping=_mapping(mapping),
+        allow_missing_fields=allow_missing_fields,
+        allow_extra_fields=allow_extra_fields,
+        null_to_unset=null_to_unset,
+        write_timestamp=_timestamp_micros(write_timestamp),
+        ttl=ttl,
+        timestamp_field=timestamp_field,
+        ttl_field=ttl_field,
+        preserve_writetime=preserve_writetime,
+        batch_mode=batch_mode,
+        max_batch_statements=max_batch_statements,
+        concurrency=concurrency,
+        max_rows_per_second=max_rows_per_second,
+        consistency=config.consistency,
+        request_timeout=config.request_timeout,
+        max_errors=max_errors,
+        log_dir=log_dir,
+        resume=resume,
+        checkpoint=checkpoint,
+        only_range=only_range,
+        range_window=window,
+        iceberg=ice,
+        storage=StorageOptions.from_env(s3_endpoint_url=s3_endpoint_url),
+        dry_run=dry_run,
+    )
+    listener = _listeners(
+        f"{ks}.{tbl}",
+        progress,
+        log_json,
+        progress_file,
+        metrics_port,
+        metrics_textfile,
+        webhook_url,
+        f"load {ks}.{tbl}",
+    )
+    cluster, session = config.connect()
+    try:
+        info = resolve_table(cluster, ks, tbl)
+        result = load_table(cluster, session, info, options, listener)
+    finally:
+        cluster.shutdown()
+    click.echo(json.dumps(result.summary()))
+    if result.errors:
+        click.echo(f"cassandra-bulk: {result.errors} record(s) rejected; see {result.log_dir}/errors.log", err=True)
+        sys.exit(1)
 
 
 @cli.command(context_settings=CONTEXT)
