@@ -5,11 +5,16 @@ hook and operators from their modules (kept out of this ``__init__`` so that dis
 
     from airflow_provider_cassandra_bulk.hooks.cassandra_bulk import CassandraBulkHook
     from airflow_provider_cassandra_bulk.operators.cassandra_bulk import (
+        CassandraCountOperator,
         CassandraIcebergVerifyOperator,
         CassandraRangePlanOperator,
         CassandraToFilesOperator,
         CassandraToIcebergOperator,
     )
+    from airflow_provider_cassandra_bulk.task_group import cassandra_to_iceberg_task_group
+
+(each operator also lives in its own module under ``operators/``: plan, export, count, verify;
+``operators/load.py`` follows with the engine's load).
 """
 
 from airflow_provider_cassandra_bulk.get_provider_info import get_provider_info

@@ -39,7 +39,12 @@ def get_provider_info() -> dict[str, Any]:
         "operators": [
             {
                 "integration-name": "Cassandra Bulk",
-                "python-modules": ["airflow_provider_cassandra_bulk.operators.cassandra_bulk"],
+                "python-modules": [
+                    "airflow_provider_cassandra_bulk.operators.plan",
+                    "airflow_provider_cassandra_bulk.operators.export",
+                    "airflow_provider_cassandra_bulk.operators.count",
+                    "airflow_provider_cassandra_bulk.operators.verify",
+                ],
             }
         ],
     }

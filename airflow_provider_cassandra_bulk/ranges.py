@@ -4,6 +4,7 @@ A descriptor is ``{"range_id": "r03-of-16", "start": "<token>", "end": "<token>"
 (64-bit tokens do not survive JSON numbers in every consumer), so it is a safe XCom, a readable map
 index and valid ``expand_kwargs`` input for the export operators. When the plan has more ranges
 than ``max_map_length``, consecutive ranges are grouped and ``range_id`` lists them comma-separated.
+A chosen subset (a backfill) is described the same way, by :func:`group_descriptors`.
 """
 
 from __future__ import annotations
@@ -19,18 +20,31 @@ DEFAULT_MAX_MAP_LENGTH = 1024
 
 def plan_descriptors(splits: int, max_map_length: int | None = DEFAULT_MAX_MAP_LENGTH) -> list[dict[str, str]]:
     """Deterministic descriptors of ``plan_ranges(splits)``, at most ``max_map_length`` of them."""
-    plan = plan_ranges(splits)
+    return _grouped(plan_ranges(splits), max_map_length)
+
+
+def group_descriptors(selection: Any, max_map_length: int | None = DEFAULT_MAX_MAP_LENGTH) -> list[dict[str, str]]:
+    """Descriptors of chosen ranges (ids, descriptors, a list of them; see :func:`resolve_ranges`),
+    in ring order, without repeats; an empty selection is refused (a backfill of nothing is a mistake)."""
+    ranges = resolve_ranges(selection)
+    if not ranges:
+        raise ValueError("no ranges selected: give range ids like 'r03-of-16' (or a list of them)")
+    unique = sorted({r.index: r for r in ranges}.values(), key=lambda r: r.index)
+    return _grouped(unique, max_map_length)
+
+
+def _grouped(plan: list[PlannedRange], max_map_length: int | None) -> list[dict[str, str]]:
+    """Ranges in order, cut into at most ``max_map_length`` groups of near-equal size. A group of
+    neighbouring ranges also carries its token interval (checked when resolved); a group with gaps
+    (a selection) is named by its ids only."""
     groups = len(plan) if not max_map_length or len(plan) <= max_map_length else max_map_length
     out: list[dict[str, str]] = []
     for g in range(groups):
         members = plan[(len(plan) * g) // groups : (len(plan) * (g + 1)) // groups]
-        out.append(
-            {
-                "range_id": ",".join(r.id for r in members),
-                "start": str(members[0].tokens.start),
-                "end": str(members[-1].tokens.end),
-            }
-        )
+        descriptor = {"range_id": ",".join(r.id for r in members)}
+        if members[-1].index - members[0].index == len(members) - 1:  # sorted, unique: no gap
+            descriptor.update(start=str(members[0].tokens.start), end=str(members[-1].tokens.end))
+        out.append(descriptor)
     return out
 
 

@@ -127,6 +127,15 @@ class CassandraBulkHook(BaseHook):
         value = (self._extra or {}).get("page_size")
         return None if value is None or _blank(value) else int(value)
 
+    @property
+    def lineage_namespace(self) -> str:
+        """``cassandra://host:port`` of the first contact point (OpenLineage's naming for Cassandra)."""
+        config = self.get_connection_config()
+        if config.secure_connect_bundle:
+            bundle = config.secure_connect_bundle.replace("\\", "/").rsplit("/", 1)[-1]
+            return f"cassandra://{bundle.removesuffix('.zip')}"
+        return f"cassandra://{config.contact_points[0]}:{config.port}"
+
     def get_conn(self) -> tuple[Any, Any]:
         """A connected ``(cluster, session)`` pair, created on first call and cached until :meth:`close`."""
         if self._session is None:

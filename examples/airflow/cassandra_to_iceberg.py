@@ -1,10 +1,11 @@
-"""Nightly export of a Cassandra table into Iceberg: plan → one mapped task per token range → verify.
+"""Export a Cassandra table into Iceberg: plan → one mapped task per token range → verify.
 
-Each token range is one mapped task instance, so Airflow retries, clears and scales out per range;
-the engine's per-range Iceberg commit makes a retried or cleared range replace its own rows, never
-duplicate them. In ``daily`` mode the rows are filed under the run's data-interval date, so each
-night is its own slice of every range. The verify task compares per-range counts and emits the
-table's Asset event.
+The three operators spelled out (``cassandra_nightly_iceberg.py`` gets the same from one call).
+Each token range is one mapped task instance, named by its range id (``r03-of-16``), so Airflow
+retries, clears and scales out per range; the engine's per-range Iceberg commit makes a retried or
+cleared range replace its own rows, never duplicate them. ``mirror`` mode: the Iceberg table
+mirrors the Cassandra table, range by range. The verify task compares per-range counts and emits
+the table's Asset event. Triggered by hand (or by ``airflow dags test``).
 
 Settings come from the environment so the file can be dropped into any ``dags/`` folder:
 ``CASSANDRA_BULK_EXAMPLE_TABLE`` (``demo.events``), ``CASSANDRA_BULK_EXAMPLE_WAREHOUSE``
@@ -21,11 +22,9 @@ from typing import Any
 
 from airflow.sdk import DAG
 
-from airflow_provider_cassandra_bulk.operators.cassandra_bulk import (
-    CassandraIcebergVerifyOperator,
-    CassandraRangePlanOperator,
-    CassandraToIcebergOperator,
-)
+from airflow_provider_cassandra_bulk.operators.export import CassandraToIcebergOperator
+from airflow_provider_cassandra_bulk.operators.plan import CassandraRangePlanOperator
+from airflow_provider_cassandra_bulk.operators.verify import CassandraIcebergVerifyOperator
 
 
 def build_dag(
@@ -34,36 +33,25 @@ def build_dag(
     table: str,
     warehouse: str,
     splits: int = 16,
-    mode: str = "daily",
     cassandra_conn_id: str = "cassandra_bulk_default",
-    schedule: Any = "@daily",
     retries: int = 2,
+    retry_delay: dt.timedelta = dt.timedelta(seconds=30),
 ) -> DAG:
-    common: dict[str, Any] = {"table": table, "cassandra_conn_id": cassandra_conn_id}
-    iceberg: dict[str, Any] = {
-        "warehouse": warehouse,
-        "mode": mode,
-        # The data interval picks the slice the rows are filed under (daily mode only).
-        "export_date": "{{ data_interval_start | ds }}",
-    }
+    common: dict[str, Any] = {"table": table, "cassandra_conn_id": cassandra_conn_id, "warehouse": warehouse}
     with DAG(
         dag_id,
-        schedule=schedule,
+        schedule=None,
         start_date=dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc),
         catchup=False,
         max_active_runs=1,
-        default_args={"retries": retries, "retry_delay": dt.timedelta(seconds=30)},
+        default_args={"retries": retries, "retry_delay": retry_delay},
         tags=["cassandra-bulk", "iceberg"],
     ) as dag:
         plan = CassandraRangePlanOperator(task_id="plan", splits=splits)
         export = CassandraToIcebergOperator.partial(
-            task_id="export_range",
-            map_index_template="{{ cassandra_bulk_range }}",
-            max_active_tis_per_dagrun=8,
-            **common,
-            **iceberg,
+            task_id="export_range", max_active_tis_per_dagrun=8, **common
         ).expand(range_id=plan.output)
-        verify = CassandraIcebergVerifyOperator(task_id="verify", splits=splits, **common, **iceberg)
+        verify = CassandraIcebergVerifyOperator(task_id="verify", splits=splits, **common)
         export >> verify
     return dag
 

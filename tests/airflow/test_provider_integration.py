@@ -1,9 +1,8 @@
-"""The operators against the real node: mapped-task-style export of every range, verify, files, dag.test()."""
+"""The operators against the real node, called as a worker would (one map index at a time):
+Iceberg and files export, verify, count, on_kill, OpenLineage facets."""
 
 from __future__ import annotations
 
-import datetime as dt
-import importlib.util
 import json
 import logging
 from pathlib import Path
@@ -11,38 +10,9 @@ from typing import Any
 
 import pytest
 
-from tests.airflow.conftest import CONN_ENV, connection_json
+from tests.airflow.conftest import ROWS
 
 pytestmark = pytest.mark.integration
-
-SECRET = "Sup3r-Secret-Pa55word"
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "airflow" / "cassandra_to_iceberg.py"
-ROWS = 3000
-
-
-@pytest.fixture
-def secret_conn(cassandra: Any, monkeypatch: pytest.MonkeyPatch) -> str:
-    """The connection carries credentials; the test node has no auth, so made-up ones are accepted
-    (the driver only warns) and let us check that the password never escapes."""
-    if cassandra.username:
-        secret = cassandra.password
-        monkeypatch.setenv(CONN_ENV, connection_json(cassandra))
-    else:
-        secret = SECRET
-        doc = json.loads(connection_json(cassandra))
-        doc.update(login="cb_user", password=SECRET)
-        monkeypatch.setenv(CONN_ENV, json.dumps(doc))
-    return secret
-
-
-@pytest.fixture
-def kv(session: Any, keyspace: str) -> str:
-    from cassandra.concurrent import execute_concurrent_with_args
-
-    session.execute(f"CREATE TABLE {keyspace}.kv (k int PRIMARY KEY, v text, n bigint)")
-    insert = session.prepare(f"INSERT INTO {keyspace}.kv (k, v, n) VALUES (?, ?, ?)")
-    execute_concurrent_with_args(session, insert, [(k, f"v{k}", k * 7) for k in range(ROWS)], concurrency=64)
-    return f"{keyspace}.kv"
 
 
 def test_mapped_style_iceberg_export_then_verify(
@@ -142,34 +112,103 @@ def test_daily_mode_takes_the_logical_date_from_the_context(airflow_conn: Any, k
         CassandraIcebergVerifyOperator(task_id="v", splits=2, **kw).execute({"ds": "2026-11-21"})
 
 
-def test_example_dag_runs_with_dag_test(
-    airflow_db: Path, airflow_conn: Any, kv: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def test_count_operator_per_range_and_window(airflow_conn: Any, kv: str) -> None:
+    from airflow_provider_cassandra_bulk.operators.count import CassandraCountOperator
+    from airflow_provider_cassandra_bulk.ranges import plan_descriptors
+    from cassandra_bulk_core.ring import plan_ranges
+
+    whole = CassandraCountOperator(task_id="count", table=kv, splits=4).execute({})
+    assert whole["rows"] == ROWS and whole["range_id"] == "all" and sum(whole["per_range"].values()) == ROWS
+    # Mapped style: one descriptor per instance; the per-range counts add up to the whole.
+    per = [CassandraCountOperator(task_id="c", table=kv, range_id=d).execute({}) for d in plan_descriptors(4)]
+    assert {p["range_id"]: p["rows"] for p in per} == whole["per_range"]
+    # A token window (count_window): r1-of-4's tokens hold what the range count says.
+    r1 = plan_ranges(4)[1].tokens
+    window = CassandraCountOperator(task_id="w", table=kv, start_token=str(r1.start), end_token=str(r1.end)).execute({})
+    assert window["rows"] == whole["per_range"]["r1-of-4"] and window["per_range"] == {}
+    with pytest.raises(ValueError, match="both"):
+        CassandraCountOperator(task_id="w", table=kv, start_token="0").execute({})
+
+
+def test_on_kill_during_an_export_stops_it(
+    airflow_conn: Any, kv: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The example DAG file itself, from the dags folder (``dag.test()`` syncs that bundle to the DB)."""
-    import os
-    import shutil
+    """``on_kill`` (what Airflow calls when a running task is killed) shuts the driver down: the
+    running export fails fast with TaskKilled, and nothing of the range is committed."""
+    import threading
+    import time
 
-    from airflow.sdk import TaskInstanceState
+    from airflow_provider_cassandra_bulk.operators.base import TaskKilled
+    from airflow_provider_cassandra_bulk.operators.export import CassandraToIcebergOperator
+    from cassandra_bulk_core import scan as scan_module
+    from tests.airflow.conftest import iceberg_table
 
-    from cassandra_bulk_core.iceberg import IcebergOptions, load_catalog
+    # Slow the scan down (10 rows a page, 20 ms each to convert) so the kill lands mid-range.
+    pages: list[int] = []
+    real_to_batch = scan_module.TableScan.to_batch
 
+    def slow_to_batch(self: Any, rows: list[Any]) -> Any:
+        pages.append(len(rows))
+        time.sleep(0.02)
+        return real_to_batch(self, rows)
+
+    monkeypatch.setattr(scan_module.TableScan, "to_batch", slow_to_batch)
     warehouse = str(tmp_path / "wh")
-    monkeypatch.setenv("CASSANDRA_BULK_EXAMPLE_TABLE", kv)
-    monkeypatch.setenv("CASSANDRA_BULK_EXAMPLE_WAREHOUSE", warehouse)
-    monkeypatch.setenv("CASSANDRA_BULK_EXAMPLE_SPLITS", "8")
-    dag_file = Path(os.environ["AIRFLOW__CORE__DAGS_FOLDER"]) / EXAMPLE.name
-    shutil.copy(EXAMPLE, dag_file)
-    spec = importlib.util.spec_from_file_location("cb_example_cassandra_to_iceberg", dag_file)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    op = CassandraToIcebergOperator(
+        task_id="export_range", table=kv, warehouse=warehouse, splits=1, page_size=10, streams=1
+    )
+    outcome: dict[str, Any] = {}
 
-    run = module.dag.test(logical_date=dt.datetime(2026, 11, 20, tzinfo=dt.timezone.utc))
-    tis = {(ti.task_id, ti.map_index): ti for ti in run.get_task_instances()}
-    assert run.state == "success", {k: ti.state for k, ti in tis.items()}
-    exports = [ti for (task, _), ti in tis.items() if task == "export_range"]
-    assert len(exports) == 8 and all(ti.state == TaskInstanceState.SUCCESS for ti in exports)
-    assert sorted(ti.rendered_map_index for ti in exports) == [f"r{i}-of-8" for i in range(8)]
-    assert tis[("verify", -1)].state == TaskInstanceState.SUCCESS
-    table = load_catalog(IcebergOptions(warehouse=warehouse)).load_table(kv)
-    assert table.scan().to_arrow().num_rows == ROWS
+    def run() -> None:
+        try:
+            outcome["result"] = op.execute({})
+        except BaseException as exc:
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    deadline = time.monotonic() + 30
+    while len(pages) < 5 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(pages) >= 5, "the export never started"
+    cluster = op.hook._cluster
+    killed_at = time.monotonic()
+    op.on_kill()
+    worker.join(timeout=60)
+    assert not worker.is_alive()
+    stopped_after = time.monotonic() - killed_at
+    assert isinstance(outcome.get("error"), TaskKilled), outcome
+    assert stopped_after < 20 and cluster.is_shutdown
+    assert sum(pages) < ROWS  # stopped part-way, not run to the end
+    assert len(iceberg_table(warehouse, kv).scan().to_arrow()) == 0  # no commit for the killed range
+
+
+def test_openlineage_facets_on_complete(airflow_conn: Any, kv: str, tmp_path: Path) -> None:
+    """Through the installed OpenLineage provider's own extractor, as its listener calls it."""
+    from airflow.providers.openlineage.extractors.base import DefaultExtractor
+    from airflow.providers.openlineage.extractors.manager import ExtractorManager
+
+    from airflow_provider_cassandra_bulk.operators.export import CassandraToFilesOperator, CassandraToIcebergOperator
+    from airflow_provider_cassandra_bulk.operators.verify import CassandraIcebergVerifyOperator
+
+    cassandra = airflow_conn
+    warehouse = tmp_path / "wh"
+    columns = {"k": "int", "v": "text", "n": "bigint"}
+    export = CassandraToIcebergOperator(task_id="e", table=kv, warehouse=str(warehouse), splits=2)
+    files = CassandraToFilesOperator(task_id="f", table=kv, destination=str(tmp_path / "files"), splits=2)
+    verify = CassandraIcebergVerifyOperator(task_id="v", table=kv, warehouse=str(warehouse), splits=2)
+    for op in (export, files, verify):
+        assert ExtractorManager().get_extractor_class(op) is DefaultExtractor
+        op.execute({})
+        lineage = DefaultExtractor(op).extract_on_complete(None)
+        assert lineage is not None
+        (source,) = lineage.inputs
+        assert source.namespace == f"cassandra://{cassandra.contact_points[0]}:{cassandra.port}"
+        assert source.name == kv
+        assert {f.name: f.type for f in source.facets["schema"].fields} == columns
+        (target,) = lineage.outputs
+        if op is files:
+            assert (target.namespace, target.name) == ("file", str((tmp_path / "files").absolute()))
+        else:
+            assert (target.namespace, target.name) == (warehouse.absolute().as_uri(), kv)
+        assert {f.name: f.type for f in target.facets["schema"].fields} == columns

@@ -1,0 +1,85 @@
+"""One call for the whole pattern: plan → one mapped export per token range → verify (+ Asset)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from airflow_provider_cassandra_bulk.hooks.cassandra_bulk import CassandraBulkHook
+from airflow_provider_cassandra_bulk.operators.export import CassandraToIcebergOperator
+from airflow_provider_cassandra_bulk.operators.plan import CassandraRangePlanOperator
+from airflow_provider_cassandra_bulk.operators.verify import CassandraIcebergVerifyOperator
+
+try:  # Airflow 3 Task SDK
+    from airflow.sdk import TaskGroup
+except ImportError:  # pragma: no cover - Airflow 2
+    from airflow.utils.task_group import TaskGroup  # type: ignore[no-redef,unused-ignore]
+
+
+def cassandra_to_iceberg_task_group(
+    *,
+    table: str,
+    warehouse: str,
+    group_id: str | None = None,
+    splits: int = 16,
+    ranges: Any = None,
+    mode: str = "mirror",
+    export_date: str | None = None,
+    cassandra_conn_id: str = CassandraBulkHook.default_conn_name,
+    iceberg_table: str | None = None,
+    catalog_name: str = "default",
+    catalog_properties: Mapping[str, str] | None = None,
+    max_active_tis_per_dagrun: int | None = 8,
+    export_kwargs: Mapping[str, Any] | None = None,
+    verify_kwargs: Mapping[str, Any] | None = None,
+) -> TaskGroup:
+    """Build, inside the current DAG, a task group ``plan >> export_range (mapped) >> verify``.
+
+    Args:
+        table: the Cassandra ``keyspace.table``.
+        warehouse: the embedded catalog's directory (or the data location with ``catalog_properties``).
+        group_id: default ``export_<keyspace>_<table>``.
+        splits: ranges in the plan; each is one map index (grouped past ``[core] max_map_length``).
+        ranges: only these ranges (ids or a template such as ``"{{ dag_run.conf['ranges'] }}"``);
+            verify then checks just them.
+        mode, export_date: as in :class:`CassandraToIcebergOperator`; in ``daily`` mode pass
+            ``"{{ data_interval_start | ds }}"`` to file each run under its data interval.
+        export_kwargs, verify_kwargs: any other operator arguments (``retries``, ``pool``, ...).
+
+    Returns:
+        The task group; set dependencies on it like on a task.
+
+    Example::
+
+        with DAG("nightly", schedule="@daily", ...):
+            cassandra_to_iceberg_task_group(table="shop.orders", warehouse="/data/wh", mode="daily",
+                                            export_date="{{ data_interval_start | ds }}")
+    """
+    common: dict[str, Any] = {"table": table, "cassandra_conn_id": cassandra_conn_id}
+    iceberg: dict[str, Any] = {
+        "warehouse": warehouse,
+        "iceberg_table": iceberg_table,
+        "catalog_name": catalog_name,
+        "catalog_properties": catalog_properties,
+        "mode": mode,
+        "export_date": export_date,
+    }
+    with TaskGroup(group_id or "export_" + table.replace(".", "_")) as group:
+        plan = CassandraRangePlanOperator(task_id="plan", splits=splits, ranges=ranges)
+        export = CassandraToIcebergOperator.partial(
+            task_id="export_range",
+            max_active_tis_per_dagrun=max_active_tis_per_dagrun,
+            **common,
+            **iceberg,
+            **dict(export_kwargs or {}),
+        ).expand(range_id=plan.output)
+        verify = CassandraIcebergVerifyOperator(
+            task_id="verify",
+            splits=splits,
+            range_id=plan.output if ranges is not None else None,
+            **common,
+            **iceberg,
+            **dict(verify_kwargs or {}),
+        )
+        export >> verify
+    return group
