@@ -12,6 +12,7 @@ The reverse direction (Iceberg → Cassandra) waits for the engine's load (issue
 from dagster_cassandra_bulk.asset_decorator import (
     DEFAULT_RETRY_POLICY,
     DagsterLogListener,
+    backfill_policy_for,
     build_cassandra_iceberg_asset,
     cassandra_iceberg_assets,
 )
@@ -39,6 +40,7 @@ __all__ = [
     "DagsterLogListener",
     "IcebergCatalogResource",
     "__version__",
+    "backfill_policy_for",
     "build_cassandra_iceberg_asset",
     "build_cassandra_iceberg_checks",
     "build_nightly_schedule",

@@ -6,8 +6,11 @@ deletes the range's previous rows, so a retry or a re-run replaces the range ins
 duplicating it. No IO manager is involved: a range is never held in memory as one table.
 
 Backfills: by default Dagster launches one run per partition (best fault isolation, and the run
-launcher spreads ranges over workers). Pass ``backfill_policy=BackfillPolicy.multi_run(k)`` to
-export k ranges per run (fewer runs, the engine works on ``range_workers`` of them at once).
+launcher spreads ranges over workers). Pass ``backfill_policy=BackfillPolicy.multi_run(k)`` (or
+``backfill_policy_for(k)``) to export k ranges per run: fewer runs, and the engine works on
+``range_workers`` of them at once, each still committed on its own. ``BackfillPolicy.single_run()``
+sends a whole selection to one run; ``dagster asset materialize --partition-range a...b`` accepts
+only that policy.
 """
 
 import datetime as dt
@@ -45,6 +48,21 @@ DEFAULT_RETRY_POLICY = RetryPolicy(max_retries=3, delay=10, backoff=Backoff.EXPO
 """Retrying a range is always safe (its commit replaces, never appends), so retry by default."""
 
 TABLE_METADATA_KEY = "cassandra_bulk/table"
+
+
+def backfill_policy_for(ranges_per_run: int | str | None) -> BackfillPolicy | None:
+    """``1``/``None``: one run per range (Dagster's default); ``k``: batches of k; ``"all"``: one run.
+
+    Why one run per range by default: a failed range is retried or re-run alone while the other
+    ranges' commits stand, and a run launcher can place each range on its own worker.
+    """
+    if ranges_per_run in (None, 1):
+        return None
+    if ranges_per_run == "all":
+        return BackfillPolicy.single_run()
+    if isinstance(ranges_per_run, int) and ranges_per_run > 1:
+        return BackfillPolicy.multi_run(max_partitions_per_run=ranges_per_run)
+    raise ValueError(f"ranges_per_run must be a positive int or 'all', got {ranges_per_run!r}")
 
 
 class DagsterLogListener(Listener):
@@ -120,6 +138,7 @@ def export_partitions(
     rows = size = files = 0
     operations: list[str] = []
     ranges: list[str] = []
+    rows_by_range: dict[str, int] = {}
     for day, range_ids in sorted(_selected(context, table).items(), key=lambda kv: str(kv[0])):
         options = ExportOptions(
             destination="",
@@ -140,6 +159,9 @@ def export_partitions(
         rows, size, files = rows + result.rows, size + result.bytes, files + len(result.files)
         operations.append(result.operation_id)
         ranges.extend(range_ids)
+        for r in result.ranges:
+            label = r.range.id if day is None else f"{day.isoformat()}|{r.range.id}"
+            rows_by_range[label] = rows_by_range.get(label, 0) + r.rows
     iceberg_table = ice_catalog.load_table(table.iceberg_identifier)
     snapshot = snapshot_of(iceberg_table, operations[-1]) if operations else None
     planned = sorted((range_by_id(r) for r in set(ranges)), key=lambda r: r.index)
@@ -149,6 +171,7 @@ def export_partitions(
         "dagster/column_schema": column_schema_from_cql(info.metadata),
         "cassandra_bulk/source": table.qualified,
         "cassandra_bulk/ranges": ", ".join(r.id for r in planned),
+        "cassandra_bulk/rows_by_range": rows_by_range,
         # Tokens are 64-bit: as text so no JSON consumer rounds them.
         "cassandra_bulk/token_start": str(planned[0].tokens.start) if planned else "",
         "cassandra_bulk/token_end": str(planned[-1].tokens.end) if planned else "",

@@ -1,6 +1,9 @@
 """A ``dg`` component: Cassandra→Iceberg assets declared in ``defs.yaml``.
 
-Example ``defs.yaml``::
+Registered through the ``dagster_dg_cli.registry_modules`` entry point (``pyproject.toml``), so
+``dg list components`` shows it, ``dg scaffold defs dagster_cassandra_bulk.CassandraIcebergComponent
+<path> --keyspace shop --table orders`` writes a ``defs.yaml``, and ``dg check yaml`` / ``dg check
+defs`` validate it. Example ``defs.yaml``::
 
     type: dagster_cassandra_bulk.CassandraIcebergComponent
     attributes:
@@ -11,6 +14,7 @@ Example ``defs.yaml``::
       catalog:
         warehouse: warehouse
       splits: 16
+      ranges_per_run: 1          # one run per range (default); 4: batches of 4; "all": one run
       schedule: "0 2 * * *"
       tables:
         - keyspace: shop
@@ -25,10 +29,28 @@ Example ``defs.yaml``::
 
 from __future__ import annotations
 
-from dagster import Component, ComponentLoadContext, Definitions, EnvVar, Model, Resolvable
-from pydantic import Field
+from typing import Literal
 
-from dagster_cassandra_bulk.asset_decorator import build_cassandra_iceberg_asset
+from dagster import (
+    Component,
+    ComponentLoadContext,
+    Definitions,
+    EnvVar,
+    Model,
+    Resolvable,
+    RetryPolicy,
+    Scaffolder,
+    ScaffoldRequest,
+    scaffold_with,
+)
+from dagster.components.component_scaffolding import scaffold_component
+from pydantic import BaseModel, Field
+
+from dagster_cassandra_bulk.asset_decorator import (
+    DEFAULT_RETRY_POLICY,
+    backfill_policy_for,
+    build_cassandra_iceberg_asset,
+)
 from dagster_cassandra_bulk.checks import build_cassandra_iceberg_checks
 from dagster_cassandra_bulk.resources import CassandraResource, IcebergCatalogResource
 from dagster_cassandra_bulk.schedules import build_nightly_schedule
@@ -60,8 +82,10 @@ class CassandraTableModel(Model, Resolvable):
     keyspace: str
     table: str
     splits: int | None = None
-    mode: str | None = None
+    mode: Literal["mirror", "daily"] | None = None
     iceberg_table: str | None = None
+    asset_key: str | None = None
+    """Slash-separated key (``lake/orders``); default ``<keyspace>/<table>``."""
     partition_by: list[str] = Field(default_factory=list)
     sort_by: list[str] = Field(default_factory=list)
     columns: list[str] | None = None
@@ -69,6 +93,42 @@ class CassandraTableModel(Model, Resolvable):
     group_name: str | None = None
 
 
+class CassandraIcebergScaffoldParams(BaseModel):
+    """``dg scaffold defs dagster_cassandra_bulk.CassandraIcebergComponent <path> --keyspace .. --table ..``"""
+
+    keyspace: str = "my_keyspace"
+    table: str = "my_table"
+    contact_points: str = "127.0.0.1"
+    warehouse: str = "warehouse"
+    splits: int = 16
+
+
+class CassandraIcebergScaffolder(Scaffolder[CassandraIcebergScaffoldParams]):
+    """Writes a complete, loadable ``defs.yaml`` (an empty one would not validate: ``tables`` is required)."""
+
+    @classmethod
+    def get_scaffold_params(cls) -> type[CassandraIcebergScaffoldParams]:
+        return CassandraIcebergScaffoldParams
+
+    def scaffold(self, request: ScaffoldRequest[CassandraIcebergScaffoldParams]) -> None:
+        p = request.params or CassandraIcebergScaffoldParams()
+        scaffold_component(
+            request,
+            {
+                "cassandra": {
+                    "contact_points": [h.strip() for h in p.contact_points.split(",") if h.strip()],
+                    "username": "{{ env('CASSANDRA_USERNAME', '') }}",
+                    "password_env_var": "CASSANDRA_PASSWORD",
+                },
+                "catalog": {"warehouse": p.warehouse},
+                "splits": p.splits,
+                "ranges_per_run": 1,
+                "tables": [{"keyspace": p.keyspace, "table": p.table}],
+            },
+        )
+
+
+@scaffold_with(CassandraIcebergScaffolder)
 class CassandraIcebergComponent(Component, Model, Resolvable):
     """Cassandra tables exported to Iceberg, one partition per token range; see the module docstring."""
 
@@ -76,54 +136,78 @@ class CassandraIcebergComponent(Component, Model, Resolvable):
     cassandra: CassandraConnectionModel = Field(default_factory=CassandraConnectionModel)
     catalog: IcebergCatalogModel = Field(default_factory=IcebergCatalogModel)
     splits: int = 16
-    mode: str = "mirror"
+    mode: Literal["mirror", "daily"] = "mirror"
+    ranges_per_run: int | Literal["all"] = 1
+    """Backfill policy: 1 = one run per range (default), k = batches of k ranges, "all" = one run."""
+    max_retries: int | None = None
+    """Per-partition retries (exponential backoff with jitter); default ``DEFAULT_RETRY_POLICY`` (3)."""
+    range_workers: int = 2
+    """Ranges a run exports at once (matters when a run holds several ranges)."""
+    pool: str | None = None
+    """Dagster concurrency pool capping ranges exported at once across runs."""
     schedule: str | None = None
     """Cron for a nightly run of every range (per table); none by default."""
     checks: bool = True
 
     def build_defs(self, context: ComponentLoadContext) -> Definitions:
+        retry_policy = DEFAULT_RETRY_POLICY
+        if self.max_retries is not None:
+            retry_policy = RetryPolicy(
+                max_retries=self.max_retries,
+                delay=DEFAULT_RETRY_POLICY.delay,
+                backoff=DEFAULT_RETRY_POLICY.backoff,
+                jitter=DEFAULT_RETRY_POLICY.jitter,
+            )
         assets, checks, schedules = [], [], []
         for t in self.tables:
-            table = CassandraTable(
-                keyspace=t.keyspace,
-                table=t.table,
-                splits=t.splits or self.splits,
-                mode=t.mode or self.mode,
-                iceberg_table=t.iceberg_table,
-                partition_by=tuple(t.partition_by),
-                sort_by=tuple(t.sort_by),
-                columns=tuple(t.columns) if t.columns else None,
-                start_date=t.start_date,
-                group_name=t.group_name,
+            table = self._table(t)
+            asset = build_cassandra_iceberg_asset(
+                table,
+                retry_policy=retry_policy,
+                backfill_policy=backfill_policy_for(self.ranges_per_run),
+                range_workers=self.range_workers,
+                pool=self.pool,
             )
-            asset = build_cassandra_iceberg_asset(table)
             assets.append(asset)
             if self.checks:
                 checks.extend(build_cassandra_iceberg_checks(table, asset_key=asset.key))
             if self.schedule:
                 schedules.append(build_nightly_schedule(asset, cron_schedule=self.schedule))
-        c = self.cassandra
-        return Definitions(
-            assets=assets,
-            asset_checks=checks,
-            schedules=schedules,
-            resources={
-                "cassandra": CassandraResource(
-                    contact_points=c.contact_points,
-                    port=c.port,
-                    local_dc=c.local_dc,
-                    username=c.username,
-                    password=EnvVar(c.password_env_var) if c.password_env_var else c.password,
-                    ssl_enabled=c.ssl_enabled,
-                    ssl_ca_file=c.ssl_ca_file,
-                    secure_connect_bundle=c.secure_connect_bundle,
-                    consistency=c.consistency,
-                    request_timeout=c.request_timeout,
-                ),
-                "iceberg": IcebergCatalogResource(
-                    catalog_name=self.catalog.catalog_name,
-                    properties=dict(self.catalog.properties),
-                    warehouse=self.catalog.warehouse,
-                ),
-            },
+        return Definitions(assets=assets, asset_checks=checks, schedules=schedules, resources=self._resources())
+
+    def _table(self, t: CassandraTableModel) -> CassandraTable:
+        return CassandraTable(
+            keyspace=t.keyspace,
+            table=t.table,
+            splits=t.splits or self.splits,
+            mode=t.mode or self.mode,
+            iceberg_table=t.iceberg_table,
+            asset_key=tuple(t.asset_key.split("/")) if t.asset_key else None,
+            partition_by=tuple(t.partition_by),
+            sort_by=tuple(t.sort_by),
+            columns=tuple(t.columns) if t.columns else None,
+            start_date=t.start_date,
+            group_name=t.group_name,
         )
+
+    def _resources(self) -> dict[str, object]:
+        c = self.cassandra
+        return {
+            "cassandra": CassandraResource(
+                contact_points=c.contact_points,
+                port=c.port,
+                local_dc=c.local_dc,
+                username=c.username or None,  # "" from an unset env('CASSANDRA_USERNAME', '')
+                password=EnvVar(c.password_env_var) if c.password_env_var else c.password,
+                ssl_enabled=c.ssl_enabled,
+                ssl_ca_file=c.ssl_ca_file,
+                secure_connect_bundle=c.secure_connect_bundle,
+                consistency=c.consistency,
+                request_timeout=c.request_timeout,
+            ),
+            "iceberg": IcebergCatalogResource(
+                catalog_name=self.catalog.catalog_name,
+                properties=dict(self.catalog.properties),
+                warehouse=self.catalog.warehouse,
+            ),
+        }

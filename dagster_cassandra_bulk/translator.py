@@ -40,6 +40,8 @@ class CassandraTable:
     column_schema: TableSchema | None = None
     """Known column schema to show before the first run (each run also reports the live one)."""
     table_properties: Mapping[str, str] = field(default_factory=dict)
+    asset_key: tuple[str, ...] | None = None
+    """Asset key path (default ``(keyspace, table)``); two assets over one table need distinct keys."""
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -52,6 +54,8 @@ class CassandraTable:
         object.__setattr__(self, "sort_by", tuple(self.sort_by))
         if self.columns is not None:
             object.__setattr__(self, "columns", tuple(self.columns))
+        if self.asset_key is not None:
+            object.__setattr__(self, "asset_key", tuple(self.asset_key))
 
     @property
     def qualified(self) -> str:
@@ -77,7 +81,7 @@ class DagsterCassandraBulkTranslator:
         if table.column_schema is not None:
             metadata["dagster/column_schema"] = table.column_schema
         return AssetSpec(
-            key=AssetKey([table.keyspace, table.table]),
+            key=AssetKey(list(table.asset_key or (table.keyspace, table.table))),
             group_name=table.group_name or table.keyspace,
             kinds={"cassandra", "iceberg"},
             description=table.description

@@ -1,32 +1,44 @@
-"""Definitions for the CLI backfill test; everything comes from environment variables the test sets."""
+"""Definitions the CLI tests load with ``dagster ... -f``; everything comes from environment variables.
+
+``CB_TEST_BACKFILL`` picks the asset's backfill policy: ``per_range`` (Dagster's default, one run
+per partition), ``single_run`` (what ``dagster asset materialize --partition-range`` requires) or
+``batches`` (``BackfillPolicy.multi_run(3)``). The password is an ``EnvVar``, so the tests can look
+for its value everywhere Dagster stores things.
+"""
 
 from __future__ import annotations
 
 import os
 
-from dagster import BackfillPolicy, Definitions
+from dagster import BackfillPolicy, Definitions, EnvVar, define_asset_job
 
 from dagster_cassandra_bulk import (
     CassandraResource,
     CassandraTable,
     IcebergCatalogResource,
     build_cassandra_iceberg_asset,
+    build_cassandra_iceberg_checks,
 )
 
 env = os.environ
-asset = build_cassandra_iceberg_asset(
-    CassandraTable(env["CB_TEST_KEYSPACE"], "items", splits=8),
-    backfill_policy=BackfillPolicy.single_run(),
-)
+POLICIES = {
+    "per_range": None,
+    "single_run": BackfillPolicy.single_run(),
+    "batches": BackfillPolicy.multi_run(max_partitions_per_run=3),
+}
+table = CassandraTable(env["CB_TEST_KEYSPACE"], "items", splits=int(env.get("CB_TEST_SPLITS", "8")))
+asset = build_cassandra_iceberg_asset(table, backfill_policy=POLICIES[env.get("CB_TEST_BACKFILL", "per_range")])
 defs = Definitions(
     assets=[asset],
+    asset_checks=build_cassandra_iceberg_checks(table),
+    jobs=[define_asset_job("items_job", selection=[asset], partitions_def=asset.partitions_def)],
     resources={
         "cassandra": CassandraResource(
             contact_points=env["CB_TEST_CONTACT_POINTS"].split(","),
             port=int(env["CB_TEST_PORT"]),
             local_dc=env.get("CB_TEST_LOCAL_DC") or None,
             username=env.get("CB_TEST_USERNAME") or None,
-            password=env.get("CB_TEST_PASSWORD") or None,
+            password=EnvVar("CB_TEST_PASSWORD"),
         ),
         "iceberg": IcebergCatalogResource(warehouse=env["CB_TEST_WAREHOUSE"]),
     },

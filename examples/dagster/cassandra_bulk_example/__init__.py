@@ -1,0 +1,1 @@
+"""The example as a ``dg`` project: the same two assets as ``../definitions.py``, declared in YAML."""
