@@ -1,0 +1,193 @@
+"""``python -m bench``: fill the data sets, run every case side by side, print and save the table.
+
+For each data set, each operation, each repetition, every tool runs once in turn (interleaved, so a
+slow phase of the shared machine hits all tools alike, not one). The node is the project's local
+single node on 127.0.0.1 (``make cassandra-up``), never the test clusters.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from bench import datasets
+from bench.cases import Case, Context, ExportCase, LoadCase, all_cases
+from bench.flatness import flatness
+from bench.report import RunRecord, print_table, summarize
+from bench.runner import run
+
+console = Console(highlight=False)
+OPS = ("export", "count", "load")
+
+
+def log(msg: str) -> None:
+    console.print(f"[dim]{dt.datetime.now():%H:%M:%S}[/dim] {msg}")
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0] if __doc__ else None)
+    p.add_argument("--rows", type=int, default=1_000_000, help="rows per data set [1000000]")
+    p.add_argument("--repeat", type=int, default=3, help="repetitions per case; medians are reported [3]")
+    p.add_argument("--datasets", default="narrow,wide", help=f"comma separated, of {','.join(datasets.DATASETS)}")
+    p.add_argument("--ops", default="export,count,load", help="comma separated, of export,count,load")
+    p.add_argument("--tools", default="", help="only cases whose label contains one of these (comma separated)")
+    p.add_argument("--seed", type=int, default=42, help="data generator seed [42]")
+    p.add_argument("--json", type=Path, default=Path("bench/results/latest.json"), help="results file")
+    p.add_argument("--work", type=Path, default=Path("bench/work"), help="exports, logs (reused between runs)")
+    p.add_argument("--timeout", type=float, default=0, help="seconds per tool run [max(600, rows/500)]")
+    p.add_argument("--flatness", action="store_true", help="also: Parquet export peak RSS at N and 4N rows")
+    p.add_argument("--flatness-rows", type=int, default=0, help="N for --flatness [--rows]")
+    p.add_argument("--flatness-dataset", default="wide")
+    args = p.parse_args(argv)
+    for name in args.datasets.split(","):
+        if name not in datasets.DATASETS:
+            p.error(f"unknown data set {name!r}")
+    for op in args.ops.split(","):
+        if op not in OPS:
+            p.error(f"unknown operation {op!r}")
+    return args
+
+
+def machine() -> dict[str, Any]:
+    """The facts a reader needs to interpret the figures."""
+    java = subprocess.run(["java", "-version"], capture_output=True, text=True, check=False).stderr.splitlines()
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if "model name" in line
+        ),
+        platform.processor(),
+    )
+    mem_kb = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines() if "MemTotal" in line)
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False)
+    import cassandra
+
+    return {
+        "cpus": os.cpu_count(),
+        "cpu_model": cpu,
+        "memory_gib": round(mem_kb / 2**20, 1),
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "cassandra_driver": cassandra.__version__,
+        "java": java[0] if java else "?",
+        "git_commit": commit.stdout.strip(),
+        "load_average": os.getloadavg(),
+    }
+
+
+def warn_vector_tables(session: Any) -> None:
+    """DSBulk 1.10 loses the whole schema when any table has a vector column: say so up front."""
+    rows = session.execute("SELECT keyspace_name, table_name, type FROM system_schema.columns")
+    bad = sorted({f"{r.keyspace_name}.{r.table_name}" for r in rows if "vector<" in r.type})
+    if bad:
+        log(f"[yellow]warning: vector columns in {', '.join(bad)}: DSBulk 1.10 will fail on this node[/yellow]")
+
+
+def run_case(case: Case, ctx: Context, dataset: str, rep: int, timeout: float) -> RunRecord:
+    """Prepare, run and check one repetition of one case."""
+    rec = RunRecord(dataset, ctx.rows, case.op, case.tool, case.family, rep, "unavailable")
+    reason = case.unavailable(ctx)
+    if reason:
+        rec.problem = reason
+        return rec
+    case.prepare(ctx)
+    usage = run(case.command(ctx), timeout=timeout)
+    rec.seconds, rec.cpu_seconds = usage.seconds, usage.cpu_seconds
+    rec.max_rss_mb, rec.tree_rss_mb = usage.max_rss_mb, usage.tree_rss_mb
+    if usage.returncode != 0:
+        rec.status = "failed"
+        rec.problem = f"exit {usage.returncode}: {usage.output_tail.splitlines()[-1] if usage.output_tail else ''}"
+        log(f"[red]{case.tool} failed[/red] (exit {usage.returncode}):\n{usage.output_tail}")
+        return rec
+    try:
+        check = case.check(ctx, usage.stdout)
+    except Exception as exc:
+        rec.status, rec.problem = "mismatch", f"check failed: {exc}"
+        return rec
+    rec.rows_found, rec.bytes = check.rows, check.bytes
+    rec.status, rec.problem = ("mismatch", check.problem) if check.problem else ("ok", "")
+    return rec
+
+
+def ensure_sources(loads: list[Case], ctx: Context, timeout: float) -> None:
+    """Each load reads its peer's last export; make it (untimed) when this run did not."""
+    for case in loads:
+        if not isinstance(case, LoadCase) or case.unavailable(ctx):
+            continue
+        src: ExportCase = case.source
+        if src.ready(ctx):
+            continue
+        log(f"  preparing the files for {case.tool}: {src.tool} (not timed)")
+        src.prepare(ctx)
+        usage = run(src.command(ctx), timeout=timeout)
+        if usage.returncode != 0 or src.check(ctx, usage.stdout).problem:
+            log(f"[red]  could not prepare {src.tool}[/red]: {usage.output_tail}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    started = time.monotonic()
+    timeout = args.timeout or max(600.0, args.rows / 500)
+    from cassandra_bulk_core import ConnectionConfig
+    from tools.local_cassandra import acquire
+
+    target = acquire(name="local", nodes=1, base_address=1, keep_running=True)
+    host, port = target.contact_points[0], 9042
+    cluster, session = ConnectionConfig(contact_points=host, port=port, request_timeout=300).connect()
+    warn_vector_tables(session)
+    meta = {"started": dt.datetime.now(dt.timezone.utc).isoformat(), "args": vars(args), "machine": machine()}
+    log(f"node {host}:{port}; {meta['machine']['cpus']} CPUs; load average {meta['machine']['load_average']}")
+    wanted = [t.strip().lower() for t in args.tools.split(",") if t.strip()]
+    cases = {
+        op: [c for c in cs if not wanted or any(w in c.tool.lower() for w in wanted)] for op, cs in all_cases().items()
+    }
+    runs: list[RunRecord] = []
+    fills: dict[str, Any] = {}
+    try:
+        for name in args.datasets.split(","):
+            ds = datasets.DATASETS[name]
+            fills[name] = datasets.ensure(session, ds, args.rows, args.seed, log)
+            table = ds.table(args.rows)
+            datasets.create(session, ds, f"{table}_load")
+            ctx = Context(host, port, datasets.KEYSPACE, table, f"{table}_load", args.rows, args.work / table, session)
+            ctx.work.mkdir(parents=True, exist_ok=True)
+            for op in args.ops.split(","):
+                if op == "load":
+                    ensure_sources(cases[op], ctx, timeout)
+                for rep in range(1, args.repeat + 1):
+                    for case in cases[op]:
+                        rec = run_case(case, ctx, name, rep, timeout)
+                        runs.append(rec)
+                        rate = f"{rec.rows_per_s:>10,.0f} rows/s in {rec.seconds:6.1f}s" if rec.seconds else ""
+                        flag = "" if rec.status == "ok" else f" [yellow]{rec.status}: {rec.problem}[/yellow]"
+                        log(f"{name:8} {op:6} {case.tool:28} #{rep} {rate}{flag}")
+        flat = flatness(session, args, timeout, log) if args.flatness else None
+    finally:
+        cluster.shutdown()
+    summary = summarize(runs)
+    print_table(summary, console)
+    if flat:
+        console.print(
+            f"memory flatness ({flat['tool']}, {flat['dataset']}): peak RSS {flat['small_rss_mb']:.0f} MB at "
+            f"{flat['small_rows']:,} rows, {flat['large_rss_mb']:.0f} MB at {flat['large_rows']:,} rows: "
+            f"ratio {flat['ratio']:.2f}"
+        )
+    meta["seconds"] = round(time.monotonic() - started, 1)
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    out = {"meta": meta, "datasets": fills, "summary": summary, "flatness": flat, "runs": [r.to_dict() for r in runs]}
+    args.json.write_text(json.dumps(out, indent=2, default=str))
+    log(f"results in {args.json}; total {meta['seconds'] / 60:.1f} min")
+    bad = [r for r in summary if r["check"] in ("FAILED", "MISMATCH")]
+    if bad:
+        log(f"[yellow]{len(bad)} case(s) failed or mismatched; see the check column[/yellow]")
+    return 1 if any(r["check"] == "MISMATCH" for r in summary) else 0
