@@ -607,7 +607,8 @@ def load_cmd(
     fmt = "jsonl" if fmt == "json" else fmt
     ice = None
     if fmt == "iceberg":
-        as_of_ms = _timestamp_micros(as_of) // 1000 if as_of else None
+        as_of_us = _timestamp_micros(as_of)
+        as_of_ms = as_of_us // 1000 if as_of_us is not None else None
         ice = IcebergSource(
             table=iceberg_table or (source if source != "-" else f"{ks}.{tbl}"),
             catalog_name=catalog,

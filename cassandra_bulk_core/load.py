@@ -501,7 +501,7 @@ def load_table(
     from cassandra.query import UNSET_VALUE, BatchStatement, BatchType
 
     events = CompositeListener([listener] if listener else [])
-    fmt = options.format or ("iceberg" if options.iceberg else detect_format(options.source))
+    fmt = options.format or ("iceberg" if options.iceberg else detect_format(options.source, options.storage))
     window = _window(options)
     operation_id = operation_id or uuid.uuid4().hex[:12]
     consistency = ConsistencyLevel.name_to_value[options.consistency.upper()]
@@ -515,9 +515,8 @@ def load_table(
         src = options.iceberg or IcebergSource(table=options.source)
         ice_table = src.open()
         snapshot = src.snapshot(ice_table)
-        source_fields: list[str] | None = [f.name for f in ice_table.schema().fields]
-        if src.columns:
-            source_fields = [f for f in source_fields if f in src.columns]
+        ice_fields = [f.name for f in ice_table.schema().fields]
+        source_fields: list[str] | None = [f for f in ice_fields if not src.columns or f in src.columns]
     else:
         files = FileSet(options.source, fmt, options.file_pattern, options.storage)
         if fmt == "csv":
@@ -606,7 +605,7 @@ def load_table(
             max_ratio is not None and result.records >= 100 and errors / max(1, result.records) > max_ratio
         )
         if over:
-            limit = f"{max_count}" if max_count is not None else f"{max_ratio * 100:g}%"
+            limit = f"{max_count}" if max_count is not None else f"{(max_ratio or 0) * 100:g}%"
             raise LoadAborted(
                 f"aborted: {errors} rejected record(s) after {result.records} read exceeds max_errors={limit}; "
                 f"{result.rows_written} rows written. Records and reasons: {rejects.records_path}, "
@@ -653,14 +652,15 @@ def load_table(
                 bound = statements.get(all_cols).bind([*values, ts, UNSET_VALUE if ttl is None else ttl])
                 yield bound, (st, r), 0, None
                 continue
-            groups: dict[tuple[int, Any], list[int]] = defaultdict(list)
+            groups: dict[tuple[Any, Any], list[int]] = defaultdict(list)
             latest = None
             for j, c in enumerate(value_cols):
                 if vals[j][r] is None:
                     if not options.null_to_unset:
                         groups[(ts, UNSET_VALUE)].append(j)
                     continue
-                c_ts = wt_vals[c][r] if c in wt_vals and wt_vals[c][r] is not None else None
+                c_wt = wt_vals.get(c)
+                c_ts = c_wt[r] if c_wt is not None else None
                 c_ttl: Any = tl_vals[c][r] if c in tl_vals else None
                 if c in tl_vals and c_ttl is None:
                     c_ttl = 0  # the cell had no TTL: write it without one, whatever the table default
@@ -929,6 +929,7 @@ def _chunks(
         src = options.iceberg or IcebergSource(table=options.source)
         resource = f"iceberg:{src.table}@{snapshot}"
         if resource in checkpoint.complete:
+            result.skipped_resumed += checkpoint.done[resource].total()
             return
         row_filter = src.row_filter
         if options.only_range and "_cb_range" in [f.name for f in ice_table.schema().fields] and not row_filter:
@@ -940,6 +941,7 @@ def _chunks(
     for rel in files.files:
         resource = files.name(rel)
         if resource in checkpoint.complete:
+            result.skipped_resumed += checkpoint.done[resource].total()
             continue
         if options.only_range and _other_range_file(rel, options.only_range):
             continue

@@ -71,11 +71,26 @@ class Target:
     field: pa.Field
 
 
-def detect_format(uri: str) -> str:
+def detect_format(uri: str, storage: StorageOptions | None = None) -> str:
+    """The format from the name, or for a directory from the files in it (one format only)."""
     lowered = uri.lower().rstrip("/")
     for fmt, suffixes in _SUFFIXES.items():
         if lowered.endswith(suffixes):
             return fmt
+    if uri != "-":
+        try:
+            names = Storage(uri, storage).list("")
+        except Exception:
+            names = []
+        found = {
+            fmt
+            for n in names
+            if not any(part.startswith(("_", ".")) for part in n.split("/"))
+            for fmt, suffixes in _SUFFIXES.items()
+            if n.lower().endswith(suffixes)
+        }
+        if len(found) == 1:
+            return found.pop()
     raise ConfigError(f"cannot tell the format of {uri!r} from its name; pass --format csv|jsonl|parquet|iceberg")
 
 

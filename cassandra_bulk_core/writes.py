@@ -119,7 +119,7 @@ class Executor:
         try:
             future = self.session.execute_async(work.statement, timeout=self.timeout)
         except BaseException as exc:
-            self._error(work, exc)
+            self._error(exc, work)
             return
         future.add_callbacks(self._ok, self._error, callback_args=(work,), errback_args=(work,))
 
