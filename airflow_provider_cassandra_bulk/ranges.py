@@ -1,8 +1,9 @@
 """Range descriptors for dynamic task mapping: pure functions over the engine's ring math, no Airflow.
 
 A descriptor is ``{"range_id": "r03-of-16", "start": "<token>", "end": "<token>"}``: strings only
-(64-bit tokens do not survive JSON numbers in every consumer), so it is a safe XCom, a readable map
-index and valid ``expand_kwargs`` input for the export operators. When the plan has more ranges
+(64-bit tokens do not survive JSON numbers in every consumer), so it is a safe XCom and a valid
+``range_id`` for ``.expand(range_id=plan.output)`` (for ``.expand_kwargs``, wrap each in a dict of
+operator arguments: ``{"range_id": descriptor, ...}``). When the plan has more ranges
 than ``max_map_length``, consecutive ranges are grouped and ``range_id`` lists them comma-separated.
 A chosen subset (a backfill) is described the same way, by :func:`group_descriptors`.
 """

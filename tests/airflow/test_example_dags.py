@@ -119,3 +119,19 @@ def test_plan_groups_ranges_past_max_map_length(
     ]
     assert iceberg_table(warehouse, kv).scan().to_arrow().num_rows == cassandra_rows(session, kv)
     assert tis[("verify", -1)].state == "success"
+
+
+def test_demo_runs_the_example_with_the_airflow_cli(airflow_conn: Any, kv: str, session: Any, tmp_path: Path) -> None:
+    """``examples/airflow/demo.py``: its own AIRFLOW_HOME, ``airflow db migrate``, ``airflow dags test``."""
+    import importlib.util
+
+    from tests.airflow.conftest import EXAMPLES
+
+    spec = importlib.util.spec_from_file_location("cb_airflow_demo", EXAMPLES / "demo.py")
+    assert spec is not None and spec.loader is not None
+    demo = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(demo)
+    keyspace, table = kv.split(".")
+    cassandra = airflow_conn
+    rows = demo.run(cassandra.contact_points[0], cassandra.port, keyspace, table, str(tmp_path / "wh"))
+    assert rows == cassandra_rows(session, kv) == ROWS
