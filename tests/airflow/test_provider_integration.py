@@ -212,3 +212,14 @@ def test_openlineage_facets_on_complete(airflow_conn: Any, kv: str, tmp_path: Pa
         else:
             assert (target.namespace, target.name) == (warehouse.absolute().as_uri(), kv)
         assert {f.name: f.type for f in target.facets["schema"].fields} == columns
+
+
+def test_hook_test_connection_against_the_node(secret_conn: str, cassandra: Any) -> None:
+    """The UI's Test button: the connection from the environment, a real round trip."""
+    from airflow_provider_cassandra_bulk.hooks.cassandra_bulk import CassandraBulkHook
+
+    hook = CassandraBulkHook()
+    ok, message = hook.test_connection()
+    assert ok is True and message.startswith("Connected to Cassandra 5.")
+    assert f"{cassandra.contact_points[0]}:{cassandra.port}" in message and secret_conn not in message
+    assert hook.lineage_namespace == f"cassandra://{cassandra.contact_points[0]}:{cassandra.port}"
