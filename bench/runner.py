@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import subprocess
 import tempfile
@@ -20,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
+
+ERROR_LINE = re.compile(r"Error\b|Exception\b|\bfailed\b|\bERROR\b")
 
 
 @dataclass
@@ -33,6 +36,7 @@ class Usage:
     returncode: int
     stdout: str
     output_tail: str  # last lines of stdout + stderr, for error messages
+    errors: list[str]  # the first distinct lines that look like errors (a tool may exit 0 and still fail rows)
 
 
 def _tree_rss(pid: int) -> int:
@@ -85,7 +89,9 @@ def run(
         err.seek(0)
         stdout = out.read().decode(errors="replace")
         stderr = err.read().decode(errors="replace")
-    tail = "\n".join((stdout + "\n" + stderr).strip().splitlines()[-15:])
+    lines = (stdout + "\n" + stderr).strip().splitlines()
+    tail = "\n".join(lines[-15:])
+    errors = list(dict.fromkeys(ln.strip() for ln in lines if ERROR_LINE.search(ln)))[:3]
     return Usage(
         seconds=seconds,
         cpu_seconds=usage.ru_utime + usage.ru_stime,
@@ -94,4 +100,5 @@ def run(
         returncode=proc.returncode,
         stdout=stdout,
         output_tail=tail,
+        errors=errors,
     )

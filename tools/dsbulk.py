@@ -15,6 +15,7 @@ the whole cluster ("Keyspace ... does not exist"); benchmark against a node with
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import tempfile
@@ -104,11 +105,11 @@ def count_jar(version: str = DEFAULT_VERSION) -> tuple[Path | None, str]:
     )
     if res.returncode == 0 and jar.exists():
         return jar, ""
-    errors = [line for line in (res.stdout + res.stderr).splitlines() if line.startswith("[ERROR]")]
-    reason = (
-        f"dsbulk-workflow-count:{version} not resolvable from the Maven mirror: "
-        + (errors[0].removeprefix("[ERROR] ") if errors else f"mvn exit {res.returncode}")
-    )[:400]
+    text = res.stdout + res.stderr
+    found = re.search(r"Could not find artifact [^\n]*?\)", text)
+    errors = [line.removeprefix("[ERROR] ") for line in text.splitlines() if line.startswith("[ERROR]")]
+    detail = found.group(0) if found else (errors[0] if errors else f"mvn exit {res.returncode}")
+    reason = f"DSBulk count unavailable: the Maven mirror does not serve it ({detail})"[:400]
     marker.write_text(reason)
     return None, reason
 
