@@ -366,3 +366,33 @@ def test_provider_works_without_the_openlineage_provider() -> None:
     )
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert res.returncode == 0, res.stderr[-3000:]
+
+
+@pytest.mark.parametrize(
+    ("destination", "namespace", "name"),
+    [
+        ("s3://my-bucket/exports/events", "s3://my-bucket", "exports/events"),
+        ("gs://b/x/", "gs://b", "x/"),
+        ("/data/out", "file", "/data/out"),
+        ("file:///data/out", "file", "/data/out"),
+    ],
+)
+def test_lineage_names_object_store_locations(destination: str, namespace: str, name: str) -> None:
+    from airflow_provider_cassandra_bulk.lineage import files_dataset
+
+    dataset = files_dataset(destination, None)
+    assert (dataset.namespace, dataset.name) == (namespace, name)
+
+
+def test_lineage_iceberg_namespace_from_catalog_without_credentials() -> None:
+    from airflow_provider_cassandra_bulk.lineage import iceberg_dataset, iceberg_namespace
+    from airflow_provider_cassandra_bulk.operators.base import SourceTable
+
+    assert iceberg_namespace("/wh", {"type": "rest", "uri": "https://cat.example:8181/"}) == "https://cat.example:8181"
+    assert iceberg_namespace("/wh", {"warehouse": "s3://lake/wh", "uri": "x"}) == "s3://lake/wh"
+    assert iceberg_namespace("/wh", {"uri": f"postgresql://u:{SECRET}@db:5432/cat"}) == "postgresql://db:5432/cat"
+    assert iceberg_namespace("/wh", None) == "file:///wh"
+    source = SourceTable("cassandra://10.0.0.1:9042", "ks", "t", (("id", "uuid"), ("tags", "frozen<set<text>>")))
+    dataset = iceberg_dataset("/wh", None, "ks.t", source)
+    assert (dataset.namespace, dataset.name) == ("file:///wh", "ks.t")
+    assert [(f.name, f.type) for f in dataset.facets["schema"].fields] == list(source.columns)
