@@ -91,9 +91,9 @@ def partitions_for(table: CassandraTable) -> "PartitionsDefinition":
     return token_range_partitions(table.splits)
 
 
-def _selected(context: AssetExecutionContext, table: CassandraTable) -> dict[dt.date | None, list[str]]:
-    """Range ids to export, grouped by export date (``None`` in mirror mode)."""
-    out: dict[dt.date | None, list[str]] = {}
+def _selected(context: AssetExecutionContext, table: CassandraTable) -> dict[dt.date | None, dict[str, str]]:
+    """Range id → partition key to export, grouped by export date (``None`` in mirror mode)."""
+    out: dict[dt.date | None, dict[str, str]] = {}
     for key in context.partition_keys:
         if table.mode == "daily":
             dims = key.keys_by_dimension if isinstance(key, MultiPartitionKey) else dict(_split_multi(key))
@@ -101,7 +101,7 @@ def _selected(context: AssetExecutionContext, table: CassandraTable) -> dict[dt.
             range_id = dims[RANGE_DIMENSION]
         else:
             day, range_id = None, key
-        out.setdefault(day, []).append(range_id)
+        out.setdefault(day, {})[range_id] = key
     return out
 
 
@@ -117,6 +117,17 @@ def snapshot_of(table: Any, operation_id: str) -> int | None:
     return operation_snapshot_id(table, operation_id)
 
 
+def _range_metadata(result: Any) -> dict[str, Any]:
+    """One range's figures (an engine ``RangeResult``); tokens as text so no JSON consumer rounds them."""
+    return {
+        "dagster/row_count": result.rows,
+        "cassandra_bulk/bytes": result.bytes,
+        "cassandra_bulk/files": len(result.files),
+        "cassandra_bulk/token_start": str(result.range.tokens.start),
+        "cassandra_bulk/token_end": str(result.range.tokens.end),
+    }
+
+
 def export_partitions(
     context: AssetExecutionContext,
     table: CassandraTable,
@@ -124,10 +135,15 @@ def export_partitions(
     catalog: "IcebergCatalogResource",
     range_workers: int = 2,
 ) -> MaterializeResult:
-    """The body of every generated asset: the selected partitions → ``export_to_iceberg`` calls."""
+    """The body of every generated asset: the selected partitions → ``export_to_iceberg`` calls.
+
+    A run holding several partitions (a batch or single-run backfill) exports them in one engine
+    call per export date; each range is still committed on its own. Each partition's
+    materialization gets its own range's rows, bytes, files and token bounds; what the run shares
+    (snapshot, schema, duration, the run's rows per range) is reported once for all of them.
+    """
     from cassandra_bulk_core.export import ExportOptions
     from cassandra_bulk_core.iceberg import export_to_iceberg
-    from cassandra_bulk_core.ring import range_by_id
     from cassandra_bulk_core.table import resolve_table
 
     started = time.monotonic()
@@ -135,15 +151,13 @@ def export_partitions(
     info = resolve_table(cluster, table.keyspace, table.table)
     ice_catalog = catalog.load_catalog()
     listener = DagsterLogListener(context.log)
-    rows = size = files = 0
     operations: list[str] = []
-    ranges: list[str] = []
-    rows_by_range: dict[str, int] = {}
-    for day, range_ids in sorted(_selected(context, table).items(), key=lambda kv: str(kv[0])):
+    per_partition: dict[str, dict[str, Any]] = {}
+    for day, keys_by_range in sorted(_selected(context, table).items(), key=lambda kv: str(kv[0])):
         options = ExportOptions(
             destination="",
             splits=table.splits,
-            only_ranges=tuple(range_ids),
+            only_ranges=tuple(keys_by_range),
             range_workers=range_workers,
             scan=cassandra.scan_options(table.columns),
         )
@@ -156,33 +170,26 @@ def export_partitions(
             table_properties=table.table_properties,
         )
         result = export_to_iceberg(cluster, session, info, options, ice, listener=listener, catalog=ice_catalog)
-        rows, size, files = rows + result.rows, size + result.bytes, files + len(result.files)
         operations.append(result.operation_id)
-        ranges.extend(range_ids)
         for r in result.ranges:
-            label = r.range.id if day is None else f"{day.isoformat()}|{r.range.id}"
-            rows_by_range[label] = rows_by_range.get(label, 0) + r.rows
+            per_partition[keys_by_range[r.range.id]] = _range_metadata(r)
+    for key, metadata in per_partition.items():
+        context.add_asset_metadata(metadata, partition_key=key)
     iceberg_table = ice_catalog.load_table(table.iceberg_identifier)
     snapshot = snapshot_of(iceberg_table, operations[-1]) if operations else None
-    planned = sorted((range_by_id(r) for r in set(ranges)), key=lambda r: r.index)
-    metadata: dict[str, Any] = {
-        "dagster/row_count": rows,
-        "dagster/table_name": table.iceberg_identifier,
-        "dagster/column_schema": column_schema_from_cql(info.metadata),
-        "cassandra_bulk/source": table.qualified,
-        "cassandra_bulk/ranges": ", ".join(r.id for r in planned),
-        "cassandra_bulk/rows_by_range": rows_by_range,
-        # Tokens are 64-bit: as text so no JSON consumer rounds them.
-        "cassandra_bulk/token_start": str(planned[0].tokens.start) if planned else "",
-        "cassandra_bulk/token_end": str(planned[-1].tokens.end) if planned else "",
-        "cassandra_bulk/bytes": size,
-        "cassandra_bulk/files": files,
-        "cassandra_bulk/snapshot_id": str(snapshot) if snapshot is not None else "",
-        "cassandra_bulk/operation_id": ", ".join(operations),
-        "cassandra_bulk/duration_s": round(time.monotonic() - started, 3),
-        "cassandra_bulk/mode": table.mode,
-    }
-    return MaterializeResult(metadata=metadata)
+    return MaterializeResult(
+        metadata={
+            "dagster/table_name": table.iceberg_identifier,
+            "dagster/column_schema": column_schema_from_cql(info.metadata),
+            "cassandra_bulk/source": table.qualified,
+            "cassandra_bulk/mode": table.mode,
+            "cassandra_bulk/ranges": ", ".join(sorted(per_partition)),
+            "cassandra_bulk/rows_by_range": {k: m["dagster/row_count"] for k, m in sorted(per_partition.items())},
+            "cassandra_bulk/snapshot_id": str(snapshot) if snapshot is not None else "",
+            "cassandra_bulk/operation_id": ", ".join(operations),
+            "cassandra_bulk/duration_s": round(time.monotonic() - started, 3),
+        }
+    )
 
 
 def build_cassandra_iceberg_asset(

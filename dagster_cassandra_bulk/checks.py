@@ -3,8 +3,10 @@
 ``row_counts_match`` compares per-range counts (engine ``verify``: a ``count(*)`` per range in
 Cassandra against the per-range record counts in Iceberg's partition metadata, no data file read).
 It fails when ranges were not all exported or Cassandra changed since; that is the point.
-``schema_matches`` compares column names and CQL types (kept in each Iceberg field's doc); the
-export evolves the Iceberg schema on its next run, so drift is a warning, not an error.
+``schema_matches`` compares column names and CQL types (kept in each Iceberg field's doc). A column
+added or dropped in Cassandra is a warning: the next export evolves the Iceberg schema. A changed
+type (Cassandra allows it only by dropping a column and adding it back as a compatible type) is an
+error: the engine refuses to export into a field of another type until the table is recreated.
 """
 
 import datetime as dt
@@ -76,7 +78,7 @@ def check_schema(
     changed = sorted(n for n in set(cql) & set(ice) if ice[n] and ice[n] != cql[n])
     return AssetCheckResult(
         passed=not (missing or extra or changed),
-        severity=AssetCheckSeverity.WARN,
+        severity=AssetCheckSeverity.ERROR if changed else AssetCheckSeverity.WARN,
         metadata={
             "missing_in_iceberg": ", ".join(missing),
             "dropped_in_cassandra": ", ".join(extra),
@@ -111,7 +113,8 @@ def build_cassandra_iceberg_checks(
     @asset_check(
         asset=key,
         name="schema_matches",
-        description="Cassandra's columns and CQL types equal the Iceberg table's (drift is a warning).",
+        description="Cassandra's columns and CQL types equal the Iceberg table's (new/dropped column: warning; "
+        "changed type: error).",
         required_resource_keys=resources,
     )
     def _schema(context: AssetCheckExecutionContext) -> AssetCheckResult:

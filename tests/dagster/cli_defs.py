@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 
-from dagster import BackfillPolicy, Definitions, EnvVar, define_asset_job
+from dagster import AssetSelection, BackfillPolicy, Definitions, EnvVar, define_asset_job
 
 from dagster_cassandra_bulk import (
     CassandraResource,
@@ -31,7 +31,12 @@ asset = build_cassandra_iceberg_asset(table, backfill_policy=POLICIES[env.get("C
 defs = Definitions(
     assets=[asset],
     asset_checks=build_cassandra_iceberg_checks(table),
-    jobs=[define_asset_job("items_job", selection=[asset], partitions_def=asset.partitions_def)],
+    # the export alone: the row-count check would fail in every run but the last of a backfill
+    jobs=[
+        define_asset_job(
+            "items_job", selection=AssetSelection.assets(asset).without_checks(), partitions_def=asset.partitions_def
+        )
+    ],
     resources={
         "cassandra": CassandraResource(
             contact_points=env["CB_TEST_CONTACT_POINTS"].split(","),

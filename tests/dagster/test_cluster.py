@@ -10,9 +10,10 @@ from typing import Any
 import pytest
 from dagster import DagsterInstance, materialize
 
+from cassandra_bulk_core.iceberg import iceberg_range_counts
 from dagster_cassandra_bulk import CassandraTable, build_cassandra_iceberg_asset, build_cassandra_iceberg_checks
 from tests.conftest import connection_config
-from tests.dagster.test_integration import _iceberg_rows, _resources
+from tests.dagster.helpers import cassandra_range_counts, iceberg_rows, iceberg_table, resources
 
 pytestmark = [pytest.mark.integration, pytest.mark.cluster]
 
@@ -42,16 +43,20 @@ def test_all_ranges_on_three_nodes(cassandra_cluster: Any, cluster_keyspace: tup
         session.execute(insert, (i, f"item-{i}", float(i)))
     table = CassandraTable(keyspace, "items", splits=8)
     asset = build_cassandra_iceberg_asset(table)
-    resources = _resources(cassandra_cluster, tmp_path / "wh")
+    res = resources(cassandra_cluster, tmp_path / "wh")
     instance = DagsterInstance.ephemeral()
     assert asset.partitions_def is not None
     for key in asset.partitions_def.get_partition_keys():
-        assert materialize([asset], resources=resources, partition_key=key, instance=instance).success
-    ids = [r["id"] for r in _iceberg_rows(tmp_path / "wh", f"{keyspace}.items")]
+        assert materialize([asset], resources=res, partition_key=key, instance=instance).success
+    ids = [r["id"] for r in iceberg_rows(tmp_path / "wh", f"{keyspace}.items")]
     assert len(ids) == len(set(ids)) == ROWS
+    assert sorted(ids) == list(range(ROWS))
+    per_range = cassandra_range_counts(cassandra_cluster, keyspace, "items", 8)
+    assert sum(per_range.values()) == ROWS
+    assert iceberg_range_counts(iceberg_table(tmp_path / "wh", f"{keyspace}.items")) == per_range
     checked = materialize(
         [asset, *build_cassandra_iceberg_checks(table)],
-        resources=resources,
+        resources=res,
         instance=instance,
         selection=AssetSelection.all_asset_checks(),
     )

@@ -8,85 +8,94 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from dagster import AssetSelection, DagsterInstance, MultiPartitionKey, RetryPolicy, materialize
+from dagster import (
+    AssetSelection,
+    DagsterInstance,
+    MultiPartitionKey,
+    RetryPolicy,
+    instance_for_test,
+    materialize,
+)
 
+from cassandra_bulk_core.iceberg import iceberg_range_counts
+from cassandra_bulk_core.ring import range_by_id
 from dagster_cassandra_bulk import (
-    CassandraResource,
     CassandraTable,
-    IcebergCatalogResource,
+    backfill_policy_for,
     build_cassandra_iceberg_asset,
     build_cassandra_iceberg_checks,
 )
 from tests.conftest import connection_config
+from tests.dagster.helpers import (
+    assert_secret_nowhere,
+    cassandra_range_counts,
+    fill,
+    iceberg_rows,
+    iceberg_table,
+    resources,
+)
 
 pytestmark = pytest.mark.integration
 
 ROWS = 600
 
 
-def _resources(target: Any, warehouse: Path) -> dict[str, Any]:
-    config = connection_config(target)
-    return {
-        "cassandra": CassandraResource(
-            contact_points=list(config.contact_points),
-            port=config.port,
-            local_dc=config.local_dc,
-            username=config.username,
-            password=config.password,
-        ),
-        "iceberg": IcebergCatalogResource(warehouse=str(warehouse)),
-    }
-
-
-def _fill(session: Any, keyspace: str, rows: int = ROWS) -> None:
-    session.execute(f"CREATE TABLE {keyspace}.items (id int PRIMARY KEY, name text, price double)")
-    insert = session.prepare(f"INSERT INTO {keyspace}.items (id, name, price) VALUES (?, ?, ?)")
-    for i in range(rows):
-        session.execute(insert, (i, f"item-{i}", i * 1.5))
-
-
-def _iceberg_rows(warehouse: Path, identifier: str) -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = (
-        IcebergCatalogResource(warehouse=str(warehouse)).load_table(identifier).scan().to_arrow().to_pylist()
+def _check_results(asset: Any, checks: list[Any], res: dict[str, Any], instance: DagsterInstance) -> dict[str, Any]:
+    checked = materialize(
+        [asset, *checks], resources=res, instance=instance, selection=AssetSelection.all_asset_checks()
     )
-    return rows
+    return {e.check_name: e for e in checked.get_asset_check_evaluations()}
 
 
 def test_materialize_all_ranges_then_rematerialize_one(
     cassandra: Any, session: Any, keyspace: str, tmp_path: Path
 ) -> None:
-    _fill(session, keyspace)
+    fill(session, keyspace, ROWS)
     table = CassandraTable(keyspace, "items", splits=8)
     asset = build_cassandra_iceberg_asset(table)
     checks = build_cassandra_iceberg_checks(table)
-    resources = _resources(cassandra, tmp_path / "wh")
+    res = resources(cassandra, tmp_path / "wh")
     instance = DagsterInstance.ephemeral()
+    identifier = f"{keyspace}.items"
 
-    # (a) every range partition, one run each (the default backfill shape)
+    # (a) every range partition, one run each (the default backfill shape), with full metadata
     assert asset.partitions_def is not None
     keys = asset.partitions_def.get_partition_keys()
     assert len(keys) == 8
     total = 0
     for key in keys:
-        result = materialize([asset], resources=resources, partition_key=key, instance=instance)
+        result = materialize([asset], resources=res, partition_key=key, instance=instance)
         assert result.success
         (mat,) = result.asset_materializations_for_node(asset.node_def.name)
-        md = mat.metadata
-        total += md["dagster/row_count"].value
-        assert md["cassandra_bulk/ranges"].value == key
-        assert int(md["cassandra_bulk/token_start"].value) < int(md["cassandra_bulk/token_end"].value)
-        assert md["cassandra_bulk/snapshot_id"].value
-        assert {c.name for c in md["dagster/column_schema"].value.columns} == {"id", "name", "price"}
+        md = {k: v.value for k, v in mat.metadata.items()}
+        total += md["dagster/row_count"]
+        assert md["cassandra_bulk/ranges"] == key
+        assert md["cassandra_bulk/rows_by_range"] == {key: md["dagster/row_count"]}
+        tokens = range_by_id(key).tokens
+        assert md["cassandra_bulk/token_start"] == str(tokens.start)
+        assert md["cassandra_bulk/token_end"] == str(tokens.end)
+        assert md["cassandra_bulk/bytes"] > 0 and md["cassandra_bulk/files"] >= 1
+        assert md["cassandra_bulk/duration_s"] > 0
+        snapshot = iceberg_table(tmp_path / "wh", identifier).snapshot_by_id(int(md["cassandra_bulk/snapshot_id"]))
+        assert snapshot is not None
+        assert snapshot.summary["cassandra-bulk.operation-id"] == md["cassandra_bulk/operation_id"]
+        assert snapshot.summary["cassandra-bulk.ranges"] == key
+        schema = md["dagster/column_schema"]
+        assert {(c.name, c.type, c.constraints.nullable) for c in schema.columns} == {
+            ("id", "int", False),
+            ("name", "text", True),
+            ("price", "double", True),
+        }
+        assert md["dagster/table_name"] == identifier
     assert total == ROWS
-    rows = _iceberg_rows(tmp_path / "wh", f"{keyspace}.items")
-    assert len(rows) == ROWS
+    rows = iceberg_rows(tmp_path / "wh", identifier)
     assert sorted(r["id"] for r in rows) == list(range(ROWS))
+    assert iceberg_range_counts(iceberg_table(tmp_path / "wh", identifier)) == cassandra_range_counts(
+        cassandra, keyspace, "items", 8
+    )
 
     # (c) the checks pass on a complete export
-    checked = materialize(
-        [asset, *checks], resources=resources, instance=instance, selection=AssetSelection.all_asset_checks()
-    )
-    evaluations = {e.check_name: e.passed for e in checked.get_asset_check_evaluations()}
+    evaluations = {n: e.passed for n, e in _check_results(asset, checks, res, instance).items()}
     assert evaluations == {"row_counts_match": True, "schema_matches": True}
 
     # (b) change rows of one range in Cassandra, re-materialize that one partition
@@ -96,16 +105,13 @@ def test_materialize_all_ranges_then_rematerialize_one(
     session.execute(f"UPDATE {keyspace}.items SET name = 'changed' WHERE id = 7")
     session.execute(f"DELETE FROM {keyspace}.items WHERE id = {gone}")
     session.execute(f"INSERT INTO {keyspace}.items (id, name, price) VALUES ({new}, 'new', 0)")
-    assert materialize([asset], resources=resources, partition_key=key, instance=instance).success
-    rows = _iceberg_rows(tmp_path / "wh", f"{keyspace}.items")
+    assert materialize([asset], resources=res, partition_key=key, instance=instance).success
+    rows = iceberg_rows(tmp_path / "wh", identifier)
     ids = [r["id"] for r in rows]
     assert len(ids) == len(set(ids)) == ROWS
     assert gone not in ids and new in ids
     assert next(r["name"] for r in rows if r["id"] == 7) == "changed"
-    checked = materialize(
-        [asset, *checks], resources=resources, instance=instance, selection=AssetSelection.all_asset_checks()
-    )
-    assert all(e.passed for e in checked.get_asset_check_evaluations())
+    assert all(e.passed for e in _check_results(asset, checks, res, instance).values())
 
 
 def _key_of(pk: int, keys: list[str]) -> str:
@@ -114,182 +120,200 @@ def _key_of(pk: int, keys: list[str]) -> str:
     from cassandra.protocol import int32_pack
 
     token = int(Murmur3Token.from_key(int32_pack(pk)).value)
-    (key,) = [k for k in keys if _contains(k, token)]
+    (key,) = [k for k in keys if token in range_by_id(k).tokens]
     return key
 
 
-def _contains(range_id: str, token: int) -> bool:
-    from cassandra_bulk_core.ring import range_by_id
-
-    return token in range_by_id(range_id).tokens
-
-
-def test_check_fails_on_tampered_iceberg_and_secrets_stay_out_of_logs(
-    cassandra: Any, session: Any, keyspace: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+def test_one_run_holding_several_ranges_exports_each(
+    cassandra: Any, session: Any, keyspace: str, tmp_path: Path
 ) -> None:
-    _fill(session, keyspace, rows=100)
+    """A batch run (``ranges_per_run=3`` → ``BackfillPolicy.multi_run(3)``) exports and commits each range."""
+    from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+
+    fill(session, keyspace, 300)
+    table = CassandraTable(keyspace, "items", splits=8)
+    asset = build_cassandra_iceberg_asset(table, backfill_policy=backfill_policy_for(3))
+    assert asset.backfill_policy is not None and asset.backfill_policy.max_partitions_per_run == 3
+    tags = {ASSET_PARTITION_RANGE_START_TAG: "r2-of-8", ASSET_PARTITION_RANGE_END_TAG: "r4-of-8"}
+    result = materialize([asset], resources=resources(cassandra, tmp_path / "wh"), tags=tags)
+    assert result.success
+    selected = ["r2-of-8", "r3-of-8", "r4-of-8"]
+    expected = {r: n for r, n in cassandra_range_counts(cassandra, keyspace, "items", 8).items() if r in selected}
+    # one materialization per partition, each with its own range's figures, plus what the run shares
+    materializations = result.asset_materializations_for_node(asset.node_def.name)
+    assert sorted(m.partition for m in materializations) == selected
+    for mat in materializations:
+        md = {k: v.value for k, v in mat.metadata.items()}
+        assert md["dagster/row_count"] == expected[mat.partition]
+        assert md["cassandra_bulk/token_start"] == str(range_by_id(mat.partition).tokens.start)
+        assert md["cassandra_bulk/token_end"] == str(range_by_id(mat.partition).tokens.end)
+        assert md["cassandra_bulk/files"] >= 1
+        assert md["cassandra_bulk/rows_by_range"] == expected
+        assert md["cassandra_bulk/ranges"] == ", ".join(selected)
+    ice = iceberg_table(tmp_path / "wh", f"{keyspace}.items")
+    assert iceberg_range_counts(ice) == expected
+    committed = [s.summary["cassandra-bulk.ranges"] for s in ice.snapshots()]
+    assert sorted(committed) == selected  # one exactly-once commit per range, not one for the batch
+
+
+@pytest.mark.parametrize("tamper", ["delete_range_rows", "append_duplicates"])
+def test_row_count_check_fails_on_a_tampered_iceberg_table(
+    cassandra: Any, session: Any, keyspace: str, tmp_path: Path, tamper: str
+) -> None:
+    fill(session, keyspace, 100)
     table = CassandraTable(keyspace, "items", splits=4)
     asset = build_cassandra_iceberg_asset(table)
     checks = build_cassandra_iceberg_checks(table)
-    secret = f"pw-{uuid.uuid4().hex}"
-    resources = _resources(cassandra, tmp_path / "wh")
-    # a password the node ignores when auth is off; if auth is on, keep the real one and look for it instead
-    if resources["cassandra"].password is None:
-        resources["cassandra"] = resources["cassandra"].model_copy(update={"password": secret})
-    else:
-        secret = resources["cassandra"].password
+    res = resources(cassandra, tmp_path / "wh")
     instance = DagsterInstance.ephemeral()
     assert asset.partitions_def is not None
-    with caplog.at_level(logging.DEBUG):
-        for key in asset.partitions_def.get_partition_keys():
-            assert materialize([asset], resources=resources, partition_key=key, instance=instance).success
-    run_ids = instance.get_run_ids()
-    assert len(run_ids) == 4
-    for run_id in run_ids:
-        for record in instance.all_logs(run_id):
-            assert secret not in str(record)
-    assert secret not in caplog.text
-    event = instance.get_latest_materialization_event(asset.key)
-    assert event is not None and secret not in str(event)
+    for key in asset.partitions_def.get_partition_keys():
+        assert materialize([asset], resources=res, partition_key=key, instance=instance).success
+    assert _check_results(asset, checks, res, instance)["row_counts_match"].passed
 
-    # tamper: delete one range's rows from Iceberg behind the exporter's back
-    ice = IcebergCatalogResource(warehouse=str(tmp_path / "wh")).load_table(f"{keyspace}.items")
-    ice.delete("_cb_range = 'r1-of-4'")
-    checked = materialize(
-        [asset, *checks], resources=resources, instance=instance, selection=AssetSelection.all_asset_checks()
-    )
-    evaluations = {e.check_name: e for e in checked.get_asset_check_evaluations()}
-    assert not evaluations["row_counts_match"].passed
+    ice = iceberg_table(tmp_path / "wh", f"{keyspace}.items")
+    if tamper == "delete_range_rows":  # someone deletes a range's rows behind the exporter's back
+        ice.delete("_cb_range = 'r1-of-4'")
+    else:  # or a writer appends a second copy of a range's rows
+        ice.append(ice.scan(row_filter="_cb_range = 'r1-of-4'").to_arrow())
+    evaluations = _check_results(asset, checks, res, instance)
+    failed = evaluations["row_counts_match"]
+    assert not failed.passed
+    assert failed.metadata["mismatched_ranges"].value == 1
+    assert list(failed.metadata["mismatches"].value) == ["r1-of-4"]
     assert evaluations["schema_matches"].passed
+
+    # re-materializing the range repairs it: the commit replaces the range, duplicates included
+    assert materialize([asset], resources=res, partition_key="r1-of-4", instance=instance).success
+    assert _check_results(asset, checks, res, instance)["row_counts_match"].passed
+
+
+def test_password_from_envvar_never_reaches_events_or_logs(
+    cassandra: Any,
+    session: Any,
+    keyspace: str,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Materializations, checks, retries and failures: the secret is in no event, file or log line."""
+    if connection_config(cassandra).password:
+        pytest.skip("the node requires real credentials; this test sets its own password")
+    fill(session, keyspace, 50)
+    secret = f"pw-{uuid.uuid4().hex}"
+    monkeypatch.setenv("CB_SECRET_PASSWORD", secret)
+    table = CassandraTable(keyspace, "items", splits=2)
+    asset = build_cassandra_iceberg_asset(table, retry_policy=RetryPolicy(max_retries=1))
+    checks = build_cassandra_iceberg_checks(table)
+    res = resources(cassandra, tmp_path / "wh", password_env="CB_SECRET_PASSWORD")
+    with instance_for_test() as instance, caplog.at_level(logging.DEBUG):
+        for key in ("r0-of-2", "r1-of-2"):
+            assert materialize([asset], resources=res, partition_key=key, instance=instance).success
+        assert all(e.passed for e in _check_results(asset, checks, res, instance).values())
+        # a failing run logs an error (unknown table): still no secret in it
+        broken = build_cassandra_iceberg_asset(CassandraTable(keyspace, "nope", splits=2), retry_policy=None)
+        failed = materialize([broken], resources=res, partition_key="r0-of-2", instance=instance, raise_on_error=False)
+        assert not failed.success
+        event = instance.get_latest_materialization_event(asset.key)
+        assert event is not None and secret not in str(event)
+        assert assert_secret_nowhere(secret, instance, Path(instance.root_directory)) > 20
+    assert caplog.text and secret not in caplog.text
 
 
 def test_daily_mode_files_rows_under_the_partition_date(
     cassandra: Any, session: Any, keyspace: str, tmp_path: Path
 ) -> None:
-    _fill(session, keyspace, rows=50)
+    fill(session, keyspace, 50)
     table = CassandraTable(keyspace, "items", splits=2, mode="daily", start_date="2026-11-01")
     asset = build_cassandra_iceberg_asset(table)
-    resources = _resources(cassandra, tmp_path / "wh")
+    res = resources(cassandra, tmp_path / "wh")
     instance = DagsterInstance.ephemeral()
     for day in ("2026-11-01", "2026-11-02"):
         for range_id in ("r0-of-2", "r1-of-2"):
             key = MultiPartitionKey({"date": day, "range": range_id})
-            assert materialize([asset], resources=resources, partition_key=key, instance=instance).success
+            assert materialize([asset], resources=res, partition_key=key, instance=instance).success
     # re-running one day's range replaces only that slice
     key = MultiPartitionKey({"date": "2026-11-02", "range": "r1-of-2"})
-    assert materialize([asset], resources=resources, partition_key=key, instance=instance).success
-    rows = _iceberg_rows(tmp_path / "wh", f"{keyspace}.items")
+    assert materialize([asset], resources=res, partition_key=key, instance=instance).success
+    rows = iceberg_rows(tmp_path / "wh", f"{keyspace}.items")
     by_day: dict[str, int] = {}
     for r in rows:
         by_day[str(r["_cb_export_date"])] = by_day.get(str(r["_cb_export_date"]), 0) + 1
     assert by_day == {"2026-11-01": 50, "2026-11-02": 50}
     checks = build_cassandra_iceberg_checks(table)
-    checked = materialize(
-        [asset, *checks], resources=resources, instance=instance, selection=AssetSelection.all_asset_checks()
-    )
-    assert all(e.passed for e in checked.get_asset_check_evaluations())
+    assert all(e.passed for e in _check_results(asset, checks, res, instance).values())
 
 
+@pytest.mark.parametrize("fault", ["before_commit", "after_commit"])
 def test_failed_first_attempt_is_retried_without_duplicates(
-    cassandra: Any, session: Any, keyspace: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    cassandra: Any, session: Any, keyspace: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fault: str
 ) -> None:
-    """The fault hits after the range was committed: the retry must replace, not append."""
+    """The first attempt fails once (files written but not committed, or committed); the retry replaces."""
+    import cassandra_bulk_core.iceberg as engine_iceberg
     import dagster_cassandra_bulk.asset_decorator as decorator
 
-    _fill(session, keyspace, rows=200)
-    real = decorator.snapshot_of
+    fill(session, keyspace, 200)
     calls = {"n": 0}
+    module, name = (engine_iceberg, "commit_files") if fault == "before_commit" else (decorator, "snapshot_of")
+    real = getattr(module, name)
 
-    def flaky(table: Any, operation_id: str) -> int | None:
+    def flaky(*args: Any, **kwargs: Any) -> Any:
         calls["n"] += 1
         if calls["n"] == 1:
-            raise RuntimeError("injected fault after commit")
-        return real(table, operation_id)
+            raise RuntimeError(f"injected fault ({fault})")
+        return real(*args, **kwargs)
 
-    monkeypatch.setattr(decorator, "snapshot_of", flaky)
+    monkeypatch.setattr(module, name, flaky)
     table = CassandraTable(keyspace, "items", splits=1)
     asset = build_cassandra_iceberg_asset(table, retry_policy=RetryPolicy(max_retries=2))
     result = materialize(
-        [asset], resources=_resources(cassandra, tmp_path / "wh"), partition_key="r0-of-1", raise_on_error=False
+        [asset], resources=resources(cassandra, tmp_path / "wh"), partition_key="r0-of-1", raise_on_error=False
     )
     assert result.success
     assert calls["n"] == 2
-    assert [e.event_type_value for e in result.all_events if e.event_type_value == "STEP_UP_FOR_RETRY"]
-    ids = [r["id"] for r in _iceberg_rows(tmp_path / "wh", f"{keyspace}.items")]
+    retries = [e for e in result.all_events if e.event_type_value == "STEP_UP_FOR_RETRY"]
+    assert len(retries) == 1 and "injected fault" in str(retries[0].event_specific_data)
+    ids = [r["id"] for r in iceberg_rows(tmp_path / "wh", f"{keyspace}.items")]
     assert len(ids) == len(set(ids)) == 200
-
-
-def test_cli_backfill_over_a_partition_range(cassandra: Any, session: Any, keyspace: str, tmp_path: Path) -> None:
-    """`dagster asset materialize --partition-range` (single-run policy) exports every range once."""
-    import os
-    import subprocess
-    import sys
-
-    _fill(session, keyspace, rows=300)
-    config = connection_config(cassandra)
-    home = tmp_path / "dagster_home"
-    home.mkdir()
-    env = {
-        **os.environ,
-        "DAGSTER_HOME": str(home),
-        "CB_TEST_KEYSPACE": keyspace,
-        "CB_TEST_CONTACT_POINTS": ",".join(config.contact_points),
-        "CB_TEST_PORT": str(config.port),
-        "CB_TEST_LOCAL_DC": config.local_dc or "",
-        "CB_TEST_USERNAME": config.username or "",
-        "CB_TEST_PASSWORD": config.password or "",
-        "CB_TEST_WAREHOUSE": str(tmp_path / "wh"),
+    operations = {
+        s.summary["cassandra-bulk.operation-id"]
+        for s in iceberg_table(tmp_path / "wh", f"{keyspace}.items").snapshots()
     }
-    res = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "dagster",
-            "asset",
-            "materialize",
-            "-f",
-            str(Path(__file__).with_name("cli_defs.py")),
-            "--select",
-            f"{keyspace}/items",
-            "--partition-range",
-            "r0-of-8...r7-of-8",
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=240,
-        cwd=Path(__file__).parents[2],
-    )
-    assert res.returncode == 0, res.stderr[-3000:]
-    ids = [r["id"] for r in _iceberg_rows(tmp_path / "wh", f"{keyspace}.items")]
-    assert len(ids) == len(set(ids)) == 300
-    counts = IcebergCatalogResource(warehouse=str(tmp_path / "wh")).load_table(f"{keyspace}.items")
-    from cassandra_bulk_core.iceberg import iceberg_range_counts
-
-    assert sorted(iceberg_range_counts(counts)) == [f"r{i}-of-8" for i in range(8)]
+    assert len(operations) == (1 if fault == "before_commit" else 2)  # a failed commit left no snapshot
 
 
-def test_schema_drift_check_warns_until_the_next_export(
-    cassandra: Any, session: Any, keyspace: str, tmp_path: Path
-) -> None:
-    _fill(session, keyspace, rows=20)
+def test_schema_drift_check(cassandra: Any, session: Any, keyspace: str, tmp_path: Path) -> None:
+    """New column: a warning until the next export evolves the table. Changed type: an error."""
+    fill(session, keyspace, 20)
     table = CassandraTable(keyspace, "items", splits=1)
     asset = build_cassandra_iceberg_asset(table)
     checks = build_cassandra_iceberg_checks(table)
-    resources = _resources(cassandra, tmp_path / "wh")
+    res = resources(cassandra, tmp_path / "wh")
     instance = DagsterInstance.ephemeral()
-    assert materialize([asset], resources=resources, partition_key="r0-of-1", instance=instance).success
+    assert materialize([asset], resources=res, partition_key="r0-of-1", instance=instance).success
+    assert _check_results(asset, checks, res, instance)["schema_matches"].passed
+
     session.execute(f"ALTER TABLE {keyspace}.items ADD colour text")
-
-    def schema_check() -> Any:
-        checked = materialize(
-            [asset, *checks], resources=resources, instance=instance, selection=AssetSelection.all_asset_checks()
-        )
-        return {e.check_name: e for e in checked.get_asset_check_evaluations()}["schema_matches"]
-
-    drift = schema_check()
+    drift = _check_results(asset, checks, res, instance)["schema_matches"]
     assert not drift.passed
     assert drift.severity.value == "WARN"
     assert drift.metadata["missing_in_iceberg"].value == "colour"
-    assert materialize([asset], resources=resources, partition_key="r0-of-1", instance=instance).success
-    assert schema_check().passed
+    assert materialize([asset], resources=res, partition_key="r0-of-1", instance=instance).success
+    assert _check_results(asset, checks, res, instance)["schema_matches"].passed
+
+    # Cassandra changes a type only by dropping a column and adding it back as a compatible type
+    session.execute(f"ALTER TABLE {keyspace}.items DROP name")
+    session.execute(f"ALTER TABLE {keyspace}.items ADD name blob")
+    changed = _check_results(asset, checks, res, instance)["schema_matches"]
+    assert not changed.passed
+    assert changed.severity.value == "ERROR"
+    assert changed.metadata["type_changed"].value == "name: text -> blob"
+    assert iceberg_table(tmp_path / "wh", f"{keyspace}.items").schema().find_field("name").field_type == (
+        _iceberg_string()
+    )
+
+
+def _iceberg_string() -> Any:
+    from pyiceberg.types import StringType
+
+    return StringType()
