@@ -18,10 +18,18 @@ attributes:
   catalog:
     warehouse: warehouse
   splits: 8
+  ranges_per_run: 4
+  max_retries: 5
   schedule: "0 2 * * *"
   tables:
     - keyspace: shop
       table: orders
+    - keyspace: shop
+      table: orders
+      mode: daily
+      start_date: "2026-11-01"
+      iceberg_table: shop.orders_daily
+      asset_key: lake/orders_daily
     - keyspace: shop
       table: customers
       splits: 4
@@ -43,11 +51,16 @@ def test_component_from_yaml_builds_valid_defs(monkeypatch) -> None:  # type: ig
 def _assert_defs(defs: Definitions) -> None:
     Definitions.validate_loadable(defs)
     graph = defs.resolve_asset_graph()
-    assert {AssetKey(["shop", "orders"]), AssetKey(["shop", "customers"])} <= set(graph.get_all_asset_keys())
+    keys = {AssetKey(["shop", "orders"]), AssetKey(["shop", "customers"]), AssetKey(["lake", "orders_daily"])}
+    assert set(graph.get_all_asset_keys()) == keys
     orders = defs.resolve_assets_def(AssetKey(["shop", "orders"]))
     assert orders.partitions_def is not None and len(orders.partitions_def.get_partition_keys()) == 8
-    assert len(list(graph.asset_check_keys)) == 4
-    assert len(list(defs.schedules or [])) == 2
+    assert orders.backfill_policy is not None and orders.backfill_policy.max_partitions_per_run == 4
+    assert orders.node_def.retry_policy is not None and orders.node_def.retry_policy.max_retries == 5
+    daily = defs.resolve_assets_def(AssetKey(["lake", "orders_daily"]))
+    assert daily.specs_by_key[daily.key].metadata["dagster/table_name"] == "shop.orders_daily"
+    assert len(list(graph.asset_check_keys)) == 6
+    assert len(list(defs.schedules or [])) == 3
     resources = defs.resources or {}
     cassandra = resources["cassandra"]
     assert isinstance(cassandra, CassandraResource)

@@ -10,10 +10,12 @@ import pytest
 from dagster import AssetKey, Definitions, TableColumn, TableSchema, build_schedule_context
 
 from dagster_cassandra_bulk import (
+    DEFAULT_RETRY_POLICY,
     CassandraResource,
     CassandraTable,
     DagsterCassandraBulkTranslator,
     IcebergCatalogResource,
+    backfill_policy_for,
     build_cassandra_iceberg_asset,
     build_cassandra_iceberg_checks,
     build_nightly_schedule,
@@ -131,3 +133,32 @@ def test_example_project_loads() -> None:
     Definitions.validate_loadable(defs)
     keys = {a.key.to_user_string() for a in defs.assets or []}  # type: ignore[union-attr]
     assert keys == {"demo/events", "demo/events_daily"}
+
+
+@pytest.mark.parametrize(
+    ("ranges_per_run", "policy_type", "per_run"),
+    [(None, None, None), (1, None, None), (4, "MULTI_RUN", 4), ("all", "SINGLE_RUN", None)],
+)
+def test_backfill_policy_for(ranges_per_run: int | str | None, policy_type: str | None, per_run: int | None) -> None:
+    policy = backfill_policy_for(ranges_per_run)
+    if policy_type is None:
+        assert policy is None  # Dagster's default: one run per partition, i.e. per token range
+        return
+    assert policy is not None
+    assert policy.policy_type.value == policy_type
+    assert policy.max_partitions_per_run == per_run
+
+
+@pytest.mark.parametrize("bad", [0, -2, "some"])
+def test_backfill_policy_for_refuses_nonsense(bad: int | str) -> None:
+    with pytest.raises(ValueError, match="ranges_per_run"):
+        backfill_policy_for(bad)
+
+
+def test_asset_key_override_keeps_two_assets_over_one_table_apart() -> None:
+    mirror = build_cassandra_iceberg_asset(CassandraTable("demo", "events", splits=4))
+    daily = build_cassandra_iceberg_asset(
+        CassandraTable("demo", "events", splits=4, mode="daily", start_date="2026-11-01", asset_key=("demo", "daily"))
+    )
+    assert (mirror.key, daily.key) == (AssetKey(["demo", "events"]), AssetKey(["demo", "daily"]))
+    assert mirror.node_def.retry_policy == DEFAULT_RETRY_POLICY and DEFAULT_RETRY_POLICY.max_retries == 3
