@@ -1,6 +1,7 @@
 """The component through the real ``dg`` CLI (subprocess): registry, scaffold, YAML and defs checks.
 
-No Cassandra needed: loading definitions never connects (resources are only initialized by runs).
+Loading definitions never connects (resources are initialized by runs), so only the last test, a
+``dg launch`` of the YAML component, needs the Cassandra node.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import subprocess
 import sys
 from importlib.metadata import entry_points
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -104,3 +106,43 @@ def test_example_project_validates_with_dg() -> None:
     assert sorted(a["asset_key"] for a in listed["assets"]) == ["demo/events", "demo/events_daily"]
     assert len(listed["asset_checks"]) == 4
     assert sorted(s["name"] for s in listed["schedules"]) == ["demo__events__nightly", "demo__events_daily__nightly"]
+
+
+@pytest.mark.integration
+def test_dg_launch_materializes_a_partition_range_of_the_yaml_component(
+    cassandra: Any, session: Any, keyspace: str, project: Path, tmp_path: Path
+) -> None:
+    """YAML → definitions → ``dg launch --partition-range``: one run (``ranges_per_run: all``), every range."""
+    from cassandra_bulk_core.iceberg import iceberg_range_counts
+    from tests.conftest import connection_config
+    from tests.dagster.helpers import cassandra_range_counts, fill, iceberg_table
+
+    fill(session, keyspace, 120)
+    config = connection_config(cassandra)
+    folder = project / "cb_proj" / "defs" / "items"
+    folder.mkdir()
+    attributes = {
+        "cassandra": {
+            "contact_points": list(config.contact_points),
+            "port": config.port,
+            "username": "{{ env('CB_TEST_USERNAME', '') }}",
+            "password_env_var": "CB_TEST_PASSWORD",
+        },
+        "catalog": {"warehouse": str(tmp_path / "wh")},
+        "splits": 4,
+        "ranges_per_run": "all",
+        "tables": [{"keyspace": keyspace, "table": "items"}],
+    }
+    (folder / "defs.yaml").write_text(yaml.safe_dump({"type": COMPONENT, "attributes": attributes}))
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {
+        "DAGSTER_HOME": str(home),
+        "CB_TEST_USERNAME": config.username or "",
+        "CB_TEST_PASSWORD": config.password or "unused-without-auth",
+    }
+    res = dg("launch", "--assets", f"{keyspace}/items", "--partition-range", "r0-of-4...r3-of-4", cwd=project, env=env)
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    expected = cassandra_range_counts(cassandra, keyspace, "items", 4)
+    assert iceberg_range_counts(iceberg_table(tmp_path / "wh", f"{keyspace}.items")) == expected
+    assert sum(expected.values()) == 120
