@@ -38,6 +38,8 @@ class Context:
     rows: int
     work: Path  # this data set's directory for exports and logs
     session: Any  # a driver session, for TRUNCATE and the checks
+    cb_export_args: tuple[str, ...] = ()  # extra `cassandra-bulk export` flags (tuning experiments)
+    cb_load_args: tuple[str, ...] = ()  # extra `cassandra-bulk load` flags
 
     def out(self, slug: str) -> Path:
         return self.work / "out" / slug
@@ -187,8 +189,8 @@ class CbExport(ExportCase):
             "export", "-h", ctx.host, "--port", str(ctx.port), "-t", f"{ctx.keyspace}.{ctx.table}", "--no-progress"
         )
         if self.fmt == "iceberg":
-            return [*base, "--to", "iceberg", "--warehouse", str(ctx.out(self.slug))]
-        return [*base, "--format", self.fmt, "--url", str(ctx.out(self.slug))]
+            return [*base, "--to", "iceberg", "--warehouse", str(ctx.out(self.slug)), *ctx.cb_export_args]
+        return [*base, "--format", self.fmt, "--url", str(ctx.out(self.slug)), *ctx.cb_export_args]
 
     def files(self, ctx: Context) -> list[Path]:
         dest = ctx.out(self.slug)
@@ -287,6 +289,7 @@ class CbLoad(LoadCase):
             "load",
             *("-k", ctx.keyspace, "-t", ctx.load_table, "--from", str(ctx.out(self.source.slug))),
             *("--format", self.fmt, "-h", ctx.host, "--port", str(ctx.port)),
+            *ctx.cb_load_args,
         )
 
 

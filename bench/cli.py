@@ -12,6 +12,7 @@ import datetime as dt
 import json
 import os
 import platform
+import shlex
 import subprocess
 import sys
 import time
@@ -38,13 +39,21 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0] if __doc__ else None)
     p.add_argument("--rows", type=int, default=1_000_000, help="rows per data set [1000000]")
     p.add_argument("--repeat", type=int, default=3, help="repetitions per case; medians are reported [3]")
-    p.add_argument("--datasets", default="narrow,wide", help=f"comma separated, of {','.join(datasets.DATASETS)}")
+    p.add_argument("--datasets", default="wide", help=f"comma separated, of {','.join(datasets.DATASETS)} [wide]")
     p.add_argument("--ops", default="export,count,load", help="comma separated, of export,count,load")
     p.add_argument("--tools", default="", help="only cases whose label contains one of these (comma separated)")
     p.add_argument("--seed", type=int, default=42, help="data generator seed [42]")
     p.add_argument("--json", type=Path, default=Path("bench/results/latest.json"), help="results file")
     p.add_argument("--work", type=Path, default=Path("bench/work"), help="exports, logs (reused between runs)")
+    p.add_argument(
+        "--budget-minutes",
+        type=float,
+        default=18,
+        help="start another repetition only if it should end within this many minutes of the start; 0: no limit [18]",
+    )
     p.add_argument("--timeout", type=float, default=0, help="seconds per tool run [max(600, rows/500)]")
+    p.add_argument("--cb-export-args", default="", help="extra cassandra-bulk export flags, e.g. '--streams 8'")
+    p.add_argument("--cb-load-args", default="", help="extra cassandra-bulk load flags")
     p.add_argument("--flatness", action="store_true", help="also: Parquet export peak RSS at N and 4N rows")
     p.add_argument("--flatness-rows", type=int, default=0, help="N for --flatness [--rows]")
     p.add_argument("--flatness-dataset", default="wide")
@@ -137,6 +146,44 @@ def ensure_sources(loads: list[Case], ctx: Context, timeout: float) -> None:
             log(f"[red]  could not prepare {src.tool}[/red]: {usage.output_tail}")
 
 
+def repetitions(
+    args: argparse.Namespace,
+    ops: list[str],
+    cases: dict[str, list[Case]],
+    contexts: dict[str, Context],
+    runs: list[RunRecord],
+    started: float,
+    timeout: float,
+) -> int:
+    """Run the repetitions, each over every data set, operation and tool; returns how many were run.
+
+    Repetition-major order means the first repetition measures everything once, and a later one is
+    started only if, at the mean pace so far, it ends within ``--budget-minutes``: ``make bench``
+    keeps its time limit on a slower or busier machine, with fewer repetitions (see the runs column).
+    """
+    took: list[float] = []
+    for rep in range(1, args.repeat + 1):
+        elapsed = time.monotonic() - started
+        if took and args.budget_minutes and elapsed + sum(took) / len(took) > args.budget_minutes * 60:
+            log(
+                f"[yellow]stopping after {rep - 1} repetition(s): another one (~{sum(took) / len(took) / 60:.1f} min) "
+                f"would pass --budget-minutes {args.budget_minutes:g}[/yellow]"
+            )
+            return rep - 1
+        rep_started = time.monotonic()
+        for name, ctx in contexts.items():
+            for op in ops:
+                for case in cases[op]:
+                    rec = run_case(case, ctx, name, rep, timeout)
+                    runs.append(rec)
+                    rate = f"{rec.rows_per_s:>10,.0f} rows/s in {rec.seconds:6.1f}s" if rec.seconds else ""
+                    flag = "" if rec.status == "ok" else f" [yellow]{rec.status}: {rec.problem}[/yellow]"
+                    log(f"{name:8} {op:6} {case.tool:28} #{rep} {rate}{flag}")
+        took.append(time.monotonic() - rep_started)
+        log(f"repetition {rep} took {took[-1] / 60:.1f} min")
+    return args.repeat
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     started = time.monotonic()
@@ -150,31 +197,37 @@ def main(argv: list[str] | None = None) -> int:
     warn_vector_tables(session)
     meta = {"started": dt.datetime.now(dt.timezone.utc).isoformat(), "args": vars(args), "machine": machine()}
     log(f"node {host}:{port}; {meta['machine']['cpus']} CPUs; load average {meta['machine']['load_average']}")
+    ops = args.ops.split(",")
     wanted = [t.strip().lower() for t in args.tools.split(",") if t.strip()]
     cases = {
         op: [c for c in cs if not wanted or any(w in c.tool.lower() for w in wanted)] for op, cs in all_cases().items()
     }
     runs: list[RunRecord] = []
     fills: dict[str, Any] = {}
+    contexts: dict[str, Context] = {}
     try:
         for name in args.datasets.split(","):
             ds = datasets.DATASETS[name]
             fills[name] = datasets.ensure(session, ds, args.rows, args.seed, log)
             table = ds.table(args.rows)
             datasets.create(session, ds, f"{table}_load")
-            ctx = Context(host, port, datasets.KEYSPACE, table, f"{table}_load", args.rows, args.work / table, session)
+            contexts[name] = ctx = Context(
+                host,
+                port,
+                datasets.KEYSPACE,
+                table,
+                f"{table}_load",
+                args.rows,
+                args.work / table,
+                session,
+                tuple(shlex.split(args.cb_export_args)),
+                tuple(shlex.split(args.cb_load_args)),
+            )
             ctx.work.mkdir(parents=True, exist_ok=True)
-            for op in args.ops.split(","):
-                if op == "load":
-                    ensure_sources(cases[op], ctx, timeout)
-                for rep in range(1, args.repeat + 1):
-                    for case in cases[op]:
-                        rec = run_case(case, ctx, name, rep, timeout)
-                        runs.append(rec)
-                        rate = f"{rec.rows_per_s:>10,.0f} rows/s in {rec.seconds:6.1f}s" if rec.seconds else ""
-                        flag = "" if rec.status == "ok" else f" [yellow]{rec.status}: {rec.problem}[/yellow]"
-                        log(f"{name:8} {op:6} {case.tool:28} #{rep} {rate}{flag}")
-        flat = flatness(session, args, timeout, log) if args.flatness else None
+            if "load" in ops and "export" not in ops:
+                ensure_sources(cases["load"], ctx, timeout)
+        meta["repetitions_done"] = repetitions(args, ops, cases, contexts, runs, started, timeout)
+        flat = flatness(session, host, port, args, timeout, log) if args.flatness else None
     finally:
         cluster.shutdown()
     summary = summarize(runs)

@@ -8,6 +8,7 @@ tree's RSS, sampled, and the median over ``--repeat`` runs.
 from __future__ import annotations
 
 import argparse
+import shlex
 import statistics
 from collections.abc import Callable
 from typing import Any
@@ -17,7 +18,9 @@ from bench.cases import CB, CbExport, Context
 from bench.runner import run
 
 
-def flatness(session: Any, args: argparse.Namespace, timeout: float, log: Callable[[str], None]) -> dict[str, Any]:
+def flatness(
+    session: Any, host: str, port: int, args: argparse.Namespace, timeout: float, log: Callable[[str], None]
+) -> dict[str, Any]:
     """Fill (or reuse) the data set at N and 4N rows and compare the exporter's peak RSS."""
     ds = datasets.DATASETS[args.flatness_dataset]
     small = args.flatness_rows or args.rows
@@ -26,7 +29,8 @@ def flatness(session: Any, args: argparse.Namespace, timeout: float, log: Callab
     for n in (small, 4 * small):
         datasets.ensure(session, ds, n, args.seed, log)
         table = ds.table(n)
-        ctx = Context("127.0.0.1", 9042, datasets.KEYSPACE, table, table, n, args.work / table, session)
+        ctx = Context(host, port, datasets.KEYSPACE, table, table, n, args.work / table, session)
+        ctx.cb_export_args = tuple(shlex.split(args.cb_export_args))
         samples = []
         for rep in range(1, args.repeat + 1):
             case.prepare(ctx)

@@ -89,7 +89,7 @@ def run(
         err.seek(0)
         stdout = out.read().decode(errors="replace")
         stderr = err.read().decode(errors="replace")
-    lines = (stdout + "\n" + stderr).strip().splitlines()
+    lines = [ln for ln in re.split(r"[\r\n]+", stdout + "\n" + stderr) if ln.strip()]
     tail = "\n".join(lines[-15:])
     errors = list(dict.fromkeys(ln.strip() for ln in lines if ERROR_LINE.search(ln)))[:3]
     return Usage(
