@@ -246,5 +246,5 @@ def main(argv: list[str] | None = None) -> int:
     bad = [r for r in summary if r["check"] in ("FAILED", "MISMATCH")]
     if bad:
         log(f"[yellow]{len(bad)} case(s) failed or mismatched; see the check column[/yellow]")
-    # A peer's shortcoming (cqlsh cannot load UDTs, say) is a finding, not a harness failure.
-    return 1 if any(r["check"] == "MISMATCH" and r["family"] == CB for r in summary) else 0
+    # A peer's shortcoming (cqlsh cannot load UDTs, say) is a finding; only our own failures fail the run.
+    return 1 if any(r["check"] in ("FAILED", "MISMATCH") and r["family"] == CB for r in summary) else 0
