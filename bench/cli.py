@@ -193,9 +193,13 @@ def main(argv: list[str] | None = None) -> int:
 
     target = acquire(name="local", nodes=1, base_address=1, keep_running=True)
     host, port = target.contact_points[0], 9042
-    cluster, session = ConnectionConfig(contact_points=host, port=port, request_timeout=300).connect()
+    cluster, session = ConnectionConfig(contact_points=(host,), port=port, request_timeout=300).connect()
     warn_vector_tables(session)
-    meta = {"started": dt.datetime.now(dt.timezone.utc).isoformat(), "args": vars(args), "machine": machine()}
+    meta: dict[str, Any] = {
+        "started": dt.datetime.now(dt.timezone.utc).isoformat(),
+        "args": vars(args),
+        "machine": machine(),
+    }
     log(f"node {host}:{port}; {meta['machine']['cpus']} CPUs; load average {meta['machine']['load_average']}")
     ops = args.ops.split(",")
     wanted = [t.strip().lower() for t in args.tools.split(",") if t.strip()]
