@@ -19,6 +19,7 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
+from bench.datasets import count_rows
 from tools import dsbulk
 
 DSBULK = "dsbulk"
@@ -67,7 +68,7 @@ def count_csv_rows(files: list[Path], header: bool = True) -> int:
 
 
 def table_rows(ctx: Context, table: str) -> int:
-    return int(ctx.session.execute(f"SELECT count(*) FROM {ctx.keyspace}.{table}", timeout=900).one()[0])
+    return count_rows(ctx.session, table)
 
 
 def _python_cli(*args: str) -> list[str]:
