@@ -229,7 +229,7 @@ class DsbulkCount(CbCount):
         return dsbulk.command(
             "count",
             *("-k", ctx.keyspace, "-t", ctx.table, "-h", ctx.host, "-port", str(ctx.port)),
-            *("-logDir", str(ctx.work / "dsbulk-logs"), "-stats.modes", "global"),
+            *("-logDir", str(ctx.work / "dsbulk-logs"), "--stats.modes", "global"),
         )
 
     def check(self, ctx: Context, stdout: str) -> Check:
