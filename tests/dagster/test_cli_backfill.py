@@ -90,6 +90,7 @@ def test_job_backfill_runs_one_run_per_range(cassandra: Any, session: Any, keysp
     fill(session, keyspace, rows=400)
     secret = f"pw-{uuid.uuid4().hex}"
     env = _env(cassandra, keyspace, tmp_path, secret, backfill="per_range", splits=4)
+    env["CB_TEST_FAIL_ONCE"] = "r1-of-4"  # its run worker's first commit fails; the retry policy re-runs it
     res = _dagster(env, "job", "backfill", "-j", "items_job", "--from", "r0-of-4", "--to", "r3-of-4", "--noprompt")
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     assert "Launched backfill job" in res.stdout
@@ -101,6 +102,16 @@ def test_job_backfill_runs_one_run_per_range(cassandra: Any, session: Any, keysp
         assert sorted(r.tags["dagster/partition"] for r in runs) == [f"r{i}-of-4" for i in range(4)]
         assert [r.status for r in runs] == [DagsterRunStatus.SUCCESS] * 4
         assert len(instance.get_runs(RunsFilter(statuses=[DagsterRunStatus.SUCCESS]))) == 4
+        retried = {
+            r.tags["dagster/partition"]: [
+                e.dagster_event.event_type_value
+                for e in instance.all_logs(r.run_id)
+                if e.dagster_event is not None and e.dagster_event.event_type_value == "STEP_UP_FOR_RETRY"
+            ]
+            for r in runs
+        }
+        assert retried == {"r0-of-4": [], "r1-of-4": ["STEP_UP_FOR_RETRY"], "r2-of-4": [], "r3-of-4": []}
+        assert (tmp_path / "failed-once").exists()
         if not connection_config(cassandra).password:
             assert_secret_nowhere(secret, instance, Path(env["DAGSTER_HOME"]))
 
