@@ -3,8 +3,9 @@ SHELL := bash
 UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 NODES ?= 1
 PYTEST_ARGS ?=
+BENCH_ARGS ?=
 
-.PHONY: help install demo test test-unit test-integration test-cluster lint format provision \
+.PHONY: help install demo test test-unit test-integration test-cluster lint format provision bench \
         cassandra-up cassandra-down cassandra-destroy cassandra-status clean
 
 help:
@@ -12,6 +13,7 @@ help:
 	@echo "make test            unit + integration (1 node) + cluster (3 nodes) tests on a real Cassandra 5"
 	@echo "make cassandra-up NODES=3 | cassandra-down | cassandra-status"
 	@echo "make lint            ruff + mypy"
+	@echo "make bench           cassandra-bulk vs DSBulk vs cqlsh COPY on the local node (BENCH_ARGS=...)"
 
 # Python deps exactly as locked (all extras: dagster, airflow, s3, gcs, azure, plus the dev group).
 .venv/.synced: uv.lock pyproject.toml
@@ -47,6 +49,9 @@ lint: install
 format: install
 	$(UV) run --frozen ruff format .
 	$(UV) run --frozen ruff check --fix .
+
+bench: install
+	$(UV) run --frozen python -m bench $(BENCH_ARGS)
 
 cassandra-up: install
 	$(UV) run --frozen python -m tools.local_cassandra up --nodes $(NODES)

@@ -508,10 +508,10 @@ def _mapping(text: str | None) -> dict[str, str] | None:
 )
 @click.option(
     "--batch-mode",
-    type=click.Choice(["partition", "replica-set", "disabled"]),
-    default="partition",
+    type=click.Choice(["auto", "partition", "replica-set", "disabled"]),
+    default="auto",
     show_default=True,
-    help="unlogged batches grouped by partition key or by replica set",
+    help="unlogged batches by partition key, by replica set, or auto: partitions first, the rest by replica set",
 )
 @click.option("--max-batch-statements", type=int, default=32, show_default=True)
 @click.option("--concurrency", type=int, help="requests in flight [from the row size]")

@@ -57,7 +57,9 @@ from .table import TableInfo, quote
 from .text_codecs import CsvOptions
 from .types import arrow_field, column_type, driver_values
 
-BATCH_MODES = ("partition", "replica-set", "disabled")
+BATCH_MODES = ("auto", "partition", "replica-set", "disabled")
+MAX_BATCH_PARTITIONS = 10
+"""Cassandra warns about unlogged batches over more partitions (unlogged_batch_across_partitions_warn_threshold)."""
 WRITETIME_FIELD = pa.timestamp("us", tz="UTC")
 
 
@@ -101,10 +103,16 @@ class LoadOptions:
     """A source field holding each row's TTL in seconds."""
     preserve_writetime: bool = True
     """Use the source's ``writetime(col)`` / ``ttl(col)`` fields (an export with --writetime)."""
-    batch_mode: str = "partition"
-    """Unlogged batches of rows of one partition (DSBulk's default), of one replica set, or none."""
+    batch_mode: str = "auto"
+    """Unlogged batches: ``partition`` groups rows of one partition (DSBulk's default);
+    ``replica-set`` groups rows whose partitions share their replicas (at most
+    ``max_batch_partitions`` partitions a batch); ``auto`` does the first, then puts the rows left
+    alone into replica-set batches — DSBulk's documented tuning when batches average one row,
+    applied per chunk. A Python client pays most of its CPU per request, so fewer requests is what
+    makes it fast; ``disabled`` sends every row alone."""
     max_batch_statements: int = 32
     max_batch_bytes: int = 48 * 1024
+    max_batch_partitions: int = MAX_BATCH_PARTITIONS
     concurrency: int | None = None
     """Requests in flight; default: from the average row size."""
     max_rows_per_second: float | None = None
@@ -367,6 +375,51 @@ class _Statements:
         return prepared
 
 
+class _Write:
+    """One statement's worth of values, already serialized: the cheap unit the batcher groups.
+
+    The driver's ``bind()`` builds a namedtuple and checks encryption policies per value, which
+    costs more than the write itself for small rows; columns here are serialized column by column
+    with the driver's own type serializers, and batches get the bytes directly."""
+
+    __slots__ = ("prepared", "routing_key", "values")
+
+    def __init__(self, prepared: Any, values: Sequence[Any], routing_key: bytes):
+        self.prepared, self.values, self.routing_key = prepared, values, routing_key
+
+    @classmethod
+    def of(cls, bound: Any) -> _Write:
+        return cls(bound.prepared_statement, bound.values, bound.routing_key)
+
+    def statement(self) -> Any:
+        from cassandra.query import BoundStatement
+
+        bound = BoundStatement(self.prepared)
+        bound.values = list(self.values)
+        bound.raw_values = bound.values
+        bound._routing_key = self.routing_key
+        return bound
+
+
+def _add_to_batch(batch: Any, write: _Write) -> None:
+    if batch.routing_key is None:
+        batch.routing_key = write.routing_key
+        batch.keyspace = write.prepared.keyspace
+    batch._statements_and_parameters.append((True, write.prepared.query_id, write.values))
+
+
+def _routing_keys(parts: list[list[bytes]]) -> list[bytes]:
+    """Routing keys from serialized partition key columns (the driver's composite encoding)."""
+    if len(parts) == 1:
+        return parts[0]
+    import struct
+
+    def pack(p: bytes) -> bytes:
+        return struct.pack(f">H{len(p)}sB", len(p), p, 0)
+
+    return [b"".join(pack(p) for p in values) for values in zip(*parts, strict=True)]
+
+
 def _canonical_fields(session: Any, info: TableInfo, columns: list[str]) -> list[pa.Field]:
     """Each column's canonical Arrow field (the export's), from the driver's type metadata."""
     names = ", ".join(quote(c) for c in columns)
@@ -558,7 +611,7 @@ def load_table(
     lock = threading.Lock()
     started = time.monotonic()
     token_of = _token_function(cluster)
-    replicas_of = _replica_function(cluster, info.keyspace) if options.batch_mode == "replica-set" else None
+    replicas_of = _replica_function(cluster, info.keyspace) if options.batch_mode in ("replica-set", "auto") else None
 
     def finish_rows(states: Sequence[_ChunkState]) -> None:
         for st in states:
@@ -618,6 +671,56 @@ def load_table(
     fixed_ts = options.write_timestamp
     fixed_ttl = options.ttl
 
+    def fast_rows(
+        st: _ChunkState, cols: dict[str, list[Any]], row_ts: Any, row_ttl: Any, unset: Any
+    ) -> Iterator[tuple[Any, Any, int, Any]]:
+        """Every row as one INSERT, serialized column by column (see :class:`_Write`)."""
+        from cassandra.cqltypes import Int32Type, LongType
+
+        prepared = statements.get(tuple(plan.columns))
+        proto = prepared.protocol_version
+        metas = prepared.column_metadata
+        n = st.chunk.batch.num_rows
+        bad: dict[int, str] = {}
+        serialized: list[list[Any]] = []
+        for j, c in enumerate(plan.columns):
+            values = cols[c]
+            ser = metas[j].type.serialize
+            if j < keys_n:
+                for r, v in enumerate(values):
+                    if v is None and r not in bad:
+                        bad[r] = f"primary key column {c!r} is null"
+            try:
+                out = [unset if v is None else ser(v, proto) for v in values]
+            except Exception:
+                out = []
+                for r, v in enumerate(values):
+                    try:
+                        out.append(unset if v is None else ser(v, proto))
+                    except Exception as exc:
+                        out.append(unset)
+                        bad.setdefault(
+                            r, f"field {c!r}: cannot serialize {v!r} as {metas[j].type.cql_parameterized_type()}: {exc}"
+                        )
+            serialized.append(out)
+        ts_default = LongType.serialize(fixed_ts or op_timestamp, proto)
+        if row_ts is not None:
+            serialized.append([ts_default if t is None else LongType.serialize(t, proto) for t in row_ts])
+        else:
+            serialized.append([ts_default] * n)
+        if row_ttl is not None:
+            serialized.append([UNSET_VALUE if t is None else Int32Type.serialize(t, proto) for t in row_ttl])
+        else:
+            ttl_b = UNSET_VALUE if fixed_ttl is None else Int32Type.serialize(fixed_ttl, proto)
+            serialized.append([ttl_b] * n)
+        index = prepared.routing_key_indexes or list(range(len(info.partition_key)))
+        keys = _routing_keys([[b if isinstance(b, bytes) else b"" for b in serialized[i]] for i in index])
+        for r, row in enumerate(zip(*serialized, strict=True)):
+            if r in bad:
+                yield None, (st, r), 0, bad[r]
+            else:
+                yield _Write(prepared, row, keys[r]), (st, r), 0, None
+
     def bind_chunk(st: _ChunkState) -> Iterator[tuple[Any, Any, int, Any]]:
         """(bound statement, row ref, token, routing key) for every write of the chunk's rows."""
         batch = st.chunk.batch
@@ -634,6 +737,9 @@ def load_table(
         unset = UNSET_VALUE if options.null_to_unset else None
         per_column = bool(plan.writetime_fields or plan.ttl_fields)
         all_cols = tuple(plan.columns)
+        if not per_column and not plan.counter:
+            yield from fast_rows(st, cols, row_ts, row_ttl, unset)
+            return
         for r in range(n):
             key = [kv[r] for kv in key_vals]
             if any(k is None for k in key):
@@ -645,12 +751,7 @@ def load_table(
             if plan.counter:
                 values = [0 if v[r] is None else v[r] for v in vals]
                 bound = statements.get(all_cols).bind(values + key)
-                yield bound, (st, r), 0, None
-                continue
-            if not per_column:
-                values = key + [unset if v[r] is None else v[r] for v in vals]
-                bound = statements.get(all_cols).bind([*values, ts, UNSET_VALUE if ttl is None else ttl])
-                yield bound, (st, r), 0, None
+                yield _Write.of(bound), (st, r), 0, None
                 continue
             groups: dict[tuple[Any, Any], list[int]] = defaultdict(list)
             latest = None
@@ -661,7 +762,7 @@ def load_table(
                     continue
                 c_wt = wt_vals.get(c)
                 c_ts = c_wt[r] if c_wt is not None else None
-                c_ttl: Any = tl_vals[c][r] if c in tl_vals else None
+                c_ttl: Any = tl_vals[c][r] if c in tl_vals else ttl
                 if c in tl_vals and c_ttl is None:
                     c_ttl = 0  # the cell had no TTL: write it without one, whatever the table default
                 groups[(c_ts, UNSET_VALUE if c_ttl is None else c_ttl)].append(j)
@@ -674,7 +775,7 @@ def load_table(
                 values = key + [unset if vals[j][r] is None else vals[j][r] for j in idx]
                 # Columns without a writetime of their own (collections, keys) take the row's newest.
                 write_ts = g_ts if g_ts is not None else (latest if latest is not None else ts)
-                yield stmt.bind([*values, write_ts, g_ttl]), (st, r), 0, None
+                yield _Write.of(stmt.bind([*values, write_ts, g_ttl])), (st, r), 0, None
 
     def submit_chunk(st: _ChunkState) -> None:
         nonlocal executor
@@ -722,7 +823,8 @@ def load_table(
                 st.pending -= len(order)
             return
         assert executor is not None
-        for work in _group(order, per_row, st, options, replicas_of, consistency, BatchStatement, BatchType):
+        row_bytes = max(1, chunk.nbytes // max(1, chunk.batch.num_rows))
+        for work in _group(order, per_row, st, options, replicas_of, consistency, BatchStatement, BatchType, row_bytes):
             executor.submit(work)
 
     last_resource: str | None = None
@@ -812,11 +914,28 @@ def _token_function(cluster: Any) -> Callable[[bytes], int]:
     return murmur3
 
 
-def _replica_function(cluster: Any, keyspace: str) -> Callable[[bytes], tuple[str, ...]]:
-    meta = cluster.metadata
+def _replica_function(cluster: Any, keyspace: str) -> Callable[[bytes], Any]:
+    """Routing key → an id of its replica set. Replicas are looked up once per vnode (the ring
+    token owning the key's token), not once per row."""
+    import bisect
 
-    def replicas(routing_key: bytes) -> tuple[str, ...]:
-        return tuple(sorted(str(h.endpoint) for h in meta.get_replicas(keyspace, routing_key)))
+    from cassandra.murmur3 import murmur3
+
+    meta = cluster.metadata
+    token_map = meta.token_map
+    ring = [t.value for t in token_map.ring] if token_map is not None else []
+    cache: dict[int, tuple[str, ...]] = {}
+
+    def replicas(routing_key: bytes) -> Any:
+        if not ring:
+            return 0
+        i = bisect.bisect_left(ring, murmur3(routing_key))
+        owner = ring[i] if i < len(ring) else ring[0]
+        found = cache.get(owner)
+        if found is None:
+            found = tuple(sorted(str(h.endpoint) for h in meta.get_replicas(keyspace, routing_key)))
+            cache[owner] = found
+        return found
 
     return replicas
 
@@ -826,59 +945,80 @@ def _group(
     per_row: dict[int, list[Any]],
     st: _ChunkState,
     options: LoadOptions,
-    replicas_of: Callable[[bytes], tuple[str, ...]] | None,
+    replicas_of: Callable[[bytes], Any] | None,
     consistency: Any,
     batch_cls: Any,
     batch_type: Any,
+    row_bytes: int,
 ) -> Iterator[Any]:
     """Requests for the chunk's rows: unlogged batches of one partition (or replica set), bounded
-    in statements and bytes; a lone write goes as itself (a batch of one only costs)."""
+    in statements, partitions and bytes; a lone write goes as itself."""
     from .writes import Work
 
-    if options.batch_mode == "disabled" or options.max_batch_statements <= 1:
+    def single(r: int) -> Any:
+        writes = per_row[r]
+        if len(writes) == 1:
+            return Work(writes[0].statement(), [(st, r)])
+        batch = batch_cls(batch_type=batch_type.UNLOGGED, consistency_level=consistency)
+        for w in writes:  # one row's column groups: one partition, one atomic batch
+            _add_to_batch(batch, w)
+        return Work(batch, [(st, r)])
+
+    mode = options.batch_mode
+    if mode == "disabled" or options.max_batch_statements <= 1:
         for r in order:
-            writes = per_row[r]
-            if len(writes) == 1:
-                yield Work(writes[0], [(st, r)])
-            else:  # one row's column groups: same partition, one atomic batch
-                batch = batch_cls(batch_type=batch_type.UNLOGGED, consistency_level=consistency)
-                for w in writes:
-                    batch.add(w)
-                yield Work(batch, [(st, r)])
+            yield single(r)
         return
-    groups: dict[Any, list[int]] = defaultdict(list)
+    by_partition: dict[Any, list[int]] = defaultdict(list)
     for r in order:
-        rk = per_row[r][0].routing_key
-        groups[replicas_of(rk) if replicas_of else rk].append(r)
+        by_partition[per_row[r][0].routing_key].append(r)
+    if mode == "partition":
+        groups = list(by_partition.values())
+        per_batch_partitions = 1
+    else:
+        alone: dict[Any, list[int]] = defaultdict(list)
+        groups = []
+        for key, rows in by_partition.items():
+            if mode == "auto" and len(rows) > 1:
+                groups.append(rows)
+            else:
+                assert replicas_of is not None
+                alone[replicas_of(key)].extend(rows)
+        groups.extend(alone.values())
+        per_batch_partitions = max(1, options.max_batch_partitions)
     limit = options.max_batch_statements
-    for rows in groups.values():
-        if len(rows) == 1 and len(per_row[rows[0]]) == 1:
-            yield Work(per_row[rows[0]][0], [(st, rows[0])])
+    for rows in groups:
+        if len(rows) == 1:
+            yield single(rows[0])
             continue
         batch = batch_cls(batch_type=batch_type.UNLOGGED, consistency_level=consistency)
         members: list[Any] = []
         parts: list[tuple[Any, list[Any]]] = []
+        keys: set[Any] = set()
         statements = 0
         size = 0
         for r in rows:
             writes = per_row[r]
-            row_size = sum(_bound_size(w) for w in writes)
-            if members and (statements + len(writes) > limit or size + row_size > options.max_batch_bytes):
-                yield Work(batch, members, parts)
+            key = writes[0].routing_key
+            new_key = key not in keys
+            full = (
+                statements + len(writes) > limit
+                or size + row_bytes > options.max_batch_bytes
+                or (new_key and len(keys) >= per_batch_partitions)
+            )
+            if members and full:
+                yield Work(batch, members, parts) if len(members) > 1 else single(members[0][1])
                 batch = batch_cls(batch_type=batch_type.UNLOGGED, consistency_level=consistency)
-                members, parts, statements, size = [], [], 0, 0
+                members, parts, keys, statements, size = [], [], set(), 0, 0
             for w in writes:
-                batch.add(w)
+                _add_to_batch(batch, w)
             parts.append(((st, r), writes))
             members.append((st, r))
+            keys.add(key)
             statements += len(writes)
-            size += row_size
+            size += row_bytes
         if members:
-            yield Work(batch, members, parts if len(members) > 1 else None)
-
-
-def _bound_size(bound: Any) -> int:
-    return sum(len(v) for v in bound.values if isinstance(v, (bytes, bytearray)))
+            yield Work(batch, members, parts) if len(members) > 1 else single(members[0][1])
 
 
 def _jsonl_fields(files: FileSet) -> list[str] | None:

@@ -298,17 +298,22 @@ def read_csv_chunks(
             all_names, stream = _take_header(stream, options)
         else:
             all_names = list(names or [])
-        reader = pacsv.open_csv(
-            stream,
-            read_options=pacsv.ReadOptions(column_names=all_names, block_size=block_size, use_threads=True),
-            parse_options=_csv_parse(options, on_invalid),
-            convert_options=pacsv.ConvertOptions(
-                column_types=dict.fromkeys(all_names, pa.string()),
-                strings_can_be_null=True,
-                null_values=[options.null_string],
-                quoted_strings_can_be_null=False,
-            ),
-        )
+        try:
+            reader = pacsv.open_csv(
+                stream,
+                read_options=pacsv.ReadOptions(column_names=all_names, block_size=block_size, use_threads=True),
+                parse_options=_csv_parse(options, on_invalid),
+                convert_options=pacsv.ConvertOptions(
+                    column_types=dict.fromkeys(all_names, pa.string()),
+                    strings_can_be_null=True,
+                    null_values=[options.null_string],
+                    quoted_strings_can_be_null=False,
+                ),
+            )
+        except pa.ArrowInvalid as exc:
+            if "Empty CSV file" in str(exc):
+                return  # a header and no records (an export's empty range): nothing to load
+            raise
         all_names = reader.schema.names
         missing = [w for w in wanted if w not in all_names]
         if missing:

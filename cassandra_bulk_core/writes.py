@@ -146,7 +146,7 @@ class Executor:
                 for row, statements in work.parts:
                     try:
                         for statement in statements:
-                            self._retry(statement)
+                            self._retry(statement.statement() if hasattr(statement, "statement") else statement)
                         self.on_done([row])
                     except BaseException as one:
                         self.on_failed(row, one)
