@@ -12,6 +12,7 @@ keyspace. Extras: ``local_dc``, ``consistency``, ``ssl`` (bool), ``ssl_ca``, ``s
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from cassandra_bulk_core.connection import ConnectionConfig
@@ -143,8 +144,19 @@ class CassandraBulkHook(BaseHook):
         return self._cluster, self._session
 
     def close(self) -> None:
-        """Shut the driver cluster down (also stops in-flight queries: used by operators' ``on_kill``)."""
-        cluster, self._cluster, self._session = self._cluster, None, None
+        """Shut the driver down, failing in-flight queries at once (operators' ``on_kill`` uses this).
+
+        The session's connection pools are closed first, while the session still runs callbacks:
+        each in-flight request then fails over to the next host, finds every pool closed and ends
+        with ``NoHostAvailable``. Shutting the cluster down directly would drop those fail-overs
+        (a shut-down session ignores them), leaving whoever waits on a page blocked for good.
+        """
+        cluster, session = self._cluster, self._session
+        self._cluster = self._session = None
+        if session is not None:
+            for pool in list(getattr(session, "_pools", {}).values()):
+                with contextlib.suppress(Exception):  # best effort: the cluster shutdown follows anyway
+                    pool.shutdown()
         if cluster is not None:
             cluster.shutdown()
 
