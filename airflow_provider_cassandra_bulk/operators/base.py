@@ -125,6 +125,8 @@ class CassandraBulkBaseOperator(BaseOperator):
         """Close the driver cluster on the way out; report a kill as a kill, not as a scan error."""
         try:
             yield
+        except TaskKilled:
+            raise
         except Exception as exc:
             if self._killed:
                 raise TaskKilled(f"{self.task_id}: killed while working on {self.table}") from exc
@@ -137,6 +139,8 @@ class CassandraBulkBaseOperator(BaseOperator):
         from cassandra_bulk_core.table import parse_qualified, resolve_table
 
         ks, tbl = parse_qualified(self.table, self.keyspace or self.hook.default_keyspace)
+        if self._killed:  # killed before connecting: do not open a connection on_kill cannot see
+            raise TaskKilled(f"{self.task_id}: killed before connecting")
         cluster, session = self.hook.get_conn()
         info = resolve_table(cluster, ks, tbl)
         self._source = SourceTable(

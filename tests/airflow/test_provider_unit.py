@@ -396,3 +396,19 @@ def test_lineage_iceberg_namespace_from_catalog_without_credentials() -> None:
     dataset = iceberg_dataset("/wh", None, "ks.t", source)
     assert (dataset.namespace, dataset.name) == ("file:///wh", "ks.t")
     assert [(f.name, f.type) for f in dataset.facets["schema"].fields] == list(source.columns)
+
+
+def test_killed_before_connecting_never_connects(monkeypatch: pytest.MonkeyPatch) -> None:
+    from airflow_provider_cassandra_bulk.operators.base import TaskKilled
+    from airflow_provider_cassandra_bulk.operators.count import CassandraCountOperator
+
+    # Nothing listens there: a connection attempt would fail with a connection error instead.
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_CASSANDRA_BULK_DEFAULT",
+        json.dumps({"conn_type": "cassandra_bulk", "host": "127.0.0.1", "port": 1}),
+    )
+    op = CassandraCountOperator(task_id="count", table="ks.tbl")
+    op.on_kill()
+    with pytest.raises(TaskKilled, match="before connecting"):
+        op.execute({})
+    assert op.hook._cluster is None
