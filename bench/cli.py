@@ -191,7 +191,9 @@ def main(argv: list[str] | None = None) -> int:
     from cassandra_bulk_core import ConnectionConfig
     from tools.local_cassandra import acquire
 
-    target = acquire(name="local", nodes=1, base_address=1, keep_running=True)
+    # Its own node (127.0.0.11): the demo's table on 127.0.0.1 has a vector column, which DSBulk 1.10
+    # cannot parse (it then loses the whole schema), and the benchmark should not share its node anyway.
+    target = acquire(name="bench", nodes=1, base_address=11, keep_running=True)
     host, port = target.contact_points[0], 9042
     cluster, session = ConnectionConfig(contact_points=(host,), port=port, request_timeout=300).connect()
     warn_vector_tables(session)

@@ -15,6 +15,7 @@ from .count import CountFailed, CountResult, count_table, count_window
 from .errors import BulkError, ConfigError, ConnectionFailed
 from .events import CompositeListener, Listener, LoggingListener, ProgressFileListener, RangeEvent
 from .export import ExportFailed, ExportOptions, ExportResult, RangeResult, export_range, export_table
+from .load import LoadAborted, LoadFailed, LoadOptions, LoadResult, load_table
 from .ring import (
     FULL_RING,
     MAX_TOKEN,
@@ -26,8 +27,9 @@ from .ring import (
     range_by_id,
 )
 from .routing import SubRange, ring_tokens, route
-from .scan import ScanFailed, ScanOptions, ScanStats, TableScan
+from .scan import ScanCancelled, ScanFailed, ScanOptions, ScanStats, TableScan
 from .sinks import SinkOptions
+from .sources import IcebergSource
 from .storage import Storage, StorageError, StorageOptions
 from .table import TableInfo, parse_qualified, resolve_table
 from .text_codecs import CsvOptions, TextCodecError
@@ -49,12 +51,18 @@ __all__ = [
     "ExportFailed",
     "ExportOptions",
     "ExportResult",
+    "IcebergSource",
     "Listener",
+    "LoadAborted",
+    "LoadFailed",
+    "LoadOptions",
+    "LoadResult",
     "LoggingListener",
     "PlannedRange",
     "ProgressFileListener",
     "RangeEvent",
     "RangeResult",
+    "ScanCancelled",
     "ScanFailed",
     "ScanOptions",
     "ScanStats",
@@ -73,6 +81,7 @@ __all__ = [
     "count_window",
     "export_range",
     "export_table",
+    "load_table",
     "owning_ring_token",
     "parse_qualified",
     "plan_ranges",

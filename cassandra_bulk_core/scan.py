@@ -30,6 +30,12 @@ WRITETIME_TYPE = pa.timestamp("us", tz="UTC")
 _DONE = object()
 
 
+class ScanCancelled(BulkError):
+    """:meth:`TableScan.cancel` was called (an orchestrator killing its task)."""
+
+    exit_code = 4
+
+
 class ScanFailed(BulkError):
     exit_code = 4
 
@@ -52,6 +58,8 @@ class ScanOptions:
     """Keep rows with at least one cell written at or after this time (epoch microseconds)."""
     written_before: int | None = None
     """Keep rows whose newest cell was written before this time (epoch microseconds)."""
+    cancel: threading.Event | None = field(default=None, compare=False, repr=False)
+    """Set it to stop the scan (an orchestrator's ``on_kill``): see :meth:`TableScan.cancel`."""
 
 
 @dataclass
@@ -92,6 +100,7 @@ class TableScan:
     def __init__(self, cluster: Any, session: Any, table: TableInfo, options: ScanOptions | None = None):
         self.cluster, self.session, self.table = cluster, session, table
         self.options = options or ScanOptions()
+        self._cancelled = self.options.cancel or threading.Event()
         opts = self.options
         columns = list(opts.columns) if opts.columns else list(table.columns)
         unknown = [c for c in columns if c not in table.metadata.columns]
@@ -276,12 +285,16 @@ class TableScan:
             if attempts > 1:
                 host = hosts[(attempts - 1) % len(hosts)]
                 future = self._execute(bound, host, paging_state)
-            return list(future.result().current_rows)
+            if self._cancelled.is_set():
+                raise ScanCancelled(f"scan of {self.table.keyspace}.{self.table.table} cancelled")
+            return list(self._result(future).current_rows)
 
         while not stop.is_set():
             attempts = 0
             try:
                 page = retrying(fetch_page)
+            except ScanCancelled:
+                raise
             except Exception as exc:
                 raise ScanFailed(
                     f"reading {self.table.keyspace}.{self.table.table} tokens "
@@ -305,6 +318,20 @@ class TableScan:
             if not more:
                 return
             paging_state = next_state
+
+    def cancel(self) -> None:
+        """Stop every stream of this scan within one poll interval: page waits give up, nothing is
+        retried, and :meth:`batches` raises :class:`ScanCancelled`. Thread-safe; for ``on_kill``."""
+        self._cancelled.set()
+
+    def _result(self, future: Any) -> Any:
+        # ResponseFuture.result() cannot time out; poll its event so a cancel is seen promptly.
+        event = getattr(future, "_event", None)
+        if event is not None:
+            while not event.wait(0.2):
+                if self._cancelled.is_set():
+                    raise ScanCancelled(f"scan of {self.table.keyspace}.{self.table.table} cancelled")
+        return future.result()
 
     def _execute(self, bound: Any, host: Any, paging_state: bytes | None) -> Any:
         return self.session.execute_async(

@@ -183,3 +183,37 @@ def test_text_exports_read_back_equal_to_driver_values(
     for key, row in expected.items():
         for col in COLUMNS:
             assert got[key][col] == row[col], f"{fmt} {key} {col}: {got[key][col]!r} != {row[col]!r}"
+
+
+def test_cancel_event_stops_an_export_promptly(cassandra: Any, keyspace: str, session: Any, tmp_path: Path) -> None:
+    """What an orchestrator's on_kill uses: setting ScanOptions.cancel stops every stream within a poll."""
+    import threading
+
+    from cassandra_bulk_core import Listener
+    from cassandra_bulk_core.export import ExportFailed
+    from cassandra_bulk_core.scan import ScanCancelled
+
+    create_and_fill(session, keyspace, random_rows(3000, seed=9))
+    cancel = threading.Event()
+
+    class CancelAfterFirstBatch(Listener):
+        def on_progress(self, rows: int, bytes_: int) -> None:
+            cancel.set()
+
+    cluster, sess = connection_config(cassandra).connect()
+    try:
+        info = resolve_table(cluster, keyspace, "all_types")
+        opts = ExportOptions(
+            destination=str(tmp_path),
+            splits=4,
+            range_workers=1,
+            scan=ScanOptions(page_size=20, streams=1, cancel=cancel),
+        )
+        started = time.monotonic()
+        with pytest.raises(ExportFailed) as err:
+            export_table(cluster, sess, info, opts, CancelAfterFirstBatch())
+        assert time.monotonic() - started < 10
+        assert isinstance(err.value.__cause__, ScanCancelled)
+        assert len(list(tmp_path.glob("_ranges/*.json"))) == 0  # nothing is marked done
+    finally:
+        cluster.shutdown()
