@@ -113,6 +113,7 @@ def run_case(case: Case, ctx: Context, dataset: str, rep: int, timeout: float) -
     case.prepare(ctx)
     usage = run(case.command(ctx), timeout=timeout)
     rec.seconds, rec.cpu_seconds = usage.seconds, usage.cpu_seconds
+    rec.server_cpu_seconds = usage.server_cpu_seconds
     rec.max_rss_mb, rec.tree_rss_mb = usage.max_rss_mb, usage.tree_rss_mb
     if usage.returncode != 0:
         rec.status = "failed"
@@ -194,6 +195,13 @@ def main(argv: list[str] | None = None) -> int:
     # Its own node (127.0.0.11): the demo's table on 127.0.0.1 has a vector column, which DSBulk 1.10
     # cannot parse (it then loses the whole schema), and the benchmark should not share its node anyway.
     target = acquire(name="bench", nodes=1, base_address=11, keep_running=True)
+    from bench import runner
+    from tools.local_cassandra.cluster import LocalCluster
+
+    try:
+        runner.SERVER_PID = LocalCluster.from_state("bench").node_list[0].pid()
+    except Exception:  # an existing cluster (env) or Docker: no local JVM to measure
+        runner.SERVER_PID = None
     host, port = target.contact_points[0], 9042
     cluster, session = ConnectionConfig(contact_points=(host,), port=port, request_timeout=300).connect()
     warn_vector_tables(session)

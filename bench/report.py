@@ -35,6 +35,7 @@ class RunRecord:
     bytes: int | None = None
     max_rss_mb: float | None = None
     tree_rss_mb: float | None = None
+    server_cpu_seconds: float | None = None
 
     @property
     def rows_per_s(self) -> float | None:
@@ -48,12 +49,18 @@ class RunRecord:
     def cpu_s_per_m_rows(self) -> float | None:
         return self.cpu_seconds / self.rows * 1e6 if self.cpu_seconds is not None and self.rows else None
 
+    @property
+    def server_cpu_s_per_m_rows(self) -> float | None:
+        s = self.server_cpu_seconds
+        return s / self.rows * 1e6 if s is not None and self.rows else None
+
     def to_dict(self) -> dict[str, Any]:
         return {
             **asdict(self),
             "rows_per_s": self.rows_per_s,
             "mb_per_s": self.mb_per_s,
             "cpu_s_per_m_rows": self.cpu_s_per_m_rows,
+            "server_cpu_s_per_m_rows": self.server_cpu_s_per_m_rows,
         }
 
 
@@ -92,6 +99,7 @@ def summarize(runs: list[RunRecord]) -> list[dict[str, Any]]:
                 "rows_per_s": _median([r.rows_per_s for r in done]),
                 "mb_per_s": _median([r.mb_per_s for r in done]),
                 "cpu_s_per_m_rows": _median([r.cpu_s_per_m_rows for r in done]),
+                "server_cpu_s_per_m_rows": _median([r.server_cpu_s_per_m_rows for r in done]),
                 "peak_rss_mb": _median([r.tree_rss_mb for r in done]),
                 "max_process_rss_mb": _median([r.max_rss_mb for r in done]),
             }
@@ -131,6 +139,7 @@ def print_table(summary: list[dict[str, Any]], console: Console) -> None:
         ("rows/s", "right"),
         ("MB/s", "right"),
         ("CPU s/Mrow", "right"),
+        ("server CPU s/Mrow", "right"),
         ("peak RSS MB", "right"),
         ("x DSBulk", "right"),
         ("x cqlsh", "right"),
@@ -158,6 +167,7 @@ def print_table(summary: list[dict[str, Any]], console: Console) -> None:
             _fmt(r["rows_per_s"], ",.0f"),
             _fmt(r["mb_per_s"], ".1f"),
             _fmt(r["cpu_s_per_m_rows"], ".1f"),
+            _fmt(r.get("server_cpu_s_per_m_rows"), ".1f"),
             _fmt(r["peak_rss_mb"], ",.0f"),
             _fmt(r["x_dsbulk"], ".2f"),
             _fmt(r["x_cqlsh"], ".2f"),

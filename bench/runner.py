@@ -37,6 +37,22 @@ class Usage:
     stdout: str
     output_tail: str  # last lines of stdout + stderr, for error messages
     errors: list[str]  # the first distinct lines that look like errors (a tool may exit 0 and still fail rows)
+    server_cpu_seconds: float | None = None  # the Cassandra node's CPU during the run (SERVER_PID)
+
+
+SERVER_PID: int | None = None
+"""The local node's JVM: its CPU time is read before and after each run, so the table can say
+whether a figure was bound by the client or by the server (they share the same cores)."""
+
+
+def _cpu(pid: int | None) -> float | None:
+    if pid is None:
+        return None
+    try:
+        t = psutil.Process(pid).cpu_times()
+    except psutil.Error:
+        return None
+    return float(t.user + t.system)
 
 
 def _tree_rss(pid: int) -> int:
@@ -56,6 +72,7 @@ def run(
     cmd: Sequence[str], *, timeout: float = 3600, cwd: Path | None = None, env: dict[str, str] | None = None
 ) -> Usage:
     """Run ``cmd`` to completion (killed with its process group after ``timeout`` s) and measure it."""
+    server_before = _cpu(SERVER_PID)
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         started = time.monotonic()
         proc = subprocess.Popen(
@@ -84,6 +101,7 @@ def run(
             done.set()
             sampler.join()
         seconds = time.monotonic() - started
+        server_after = _cpu(SERVER_PID)
         proc.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
         err.seek(0)
@@ -101,4 +119,7 @@ def run(
         stdout=stdout,
         output_tail=tail,
         errors=errors,
+        server_cpu_seconds=server_after - server_before
+        if server_before is not None and server_after is not None
+        else None,
     )

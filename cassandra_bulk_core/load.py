@@ -671,37 +671,29 @@ def load_table(
     fixed_ts = options.write_timestamp
     fixed_ttl = options.ttl
 
-    def fast_rows(
-        st: _ChunkState, cols: dict[str, list[Any]], row_ts: Any, row_ttl: Any, unset: Any
-    ) -> Iterator[tuple[Any, Any, int, Any]]:
-        """Every row as one INSERT, serialized column by column (see :class:`_Write`)."""
+    def fast_rows(st: _ChunkState, row_ts: Any, row_ttl: Any, unset: Any) -> Iterator[tuple[Any, Any, int, Any]]:
+        """Every row as one INSERT, serialized column by column (see :class:`_Write` and ``wire``)."""
         from cassandra.cqltypes import Int32Type, LongType
+
+        from .wire import serialize_column
 
         prepared = statements.get(tuple(plan.columns))
         proto = prepared.protocol_version
         metas = prepared.column_metadata
-        n = st.chunk.batch.num_rows
+        batch = st.chunk.batch
+        n = batch.num_rows
         bad: dict[int, str] = {}
         serialized: list[list[Any]] = []
+        names = batch.schema.names
         for j, c in enumerate(plan.columns):
-            values = cols[c]
-            ser = metas[j].type.serialize
-            if j < keys_n:
-                for r, v in enumerate(values):
-                    if v is None and r not in bad:
-                        bad[r] = f"primary key column {c!r} is null"
-            try:
-                out = [unset if v is None else ser(v, proto) for v in values]
-            except Exception:
-                out = []
-                for r, v in enumerate(values):
-                    try:
-                        out.append(unset if v is None else ser(v, proto))
-                    except Exception as exc:
-                        out.append(unset)
-                        bad.setdefault(
-                            r, f"field {c!r}: cannot serialize {v!r} as {metas[j].type.cql_parameterized_type()}: {exc}"
-                        )
+            arr = batch.column(names.index(c))
+            if j < keys_n and arr.null_count:
+                for r, is_null in enumerate(arr.is_null().to_pylist()):
+                    if is_null:
+                        bad.setdefault(r, f"primary key column {c!r} is null")
+            out, refused = serialize_column(arr, batch.schema.field(c), metas[j].type, proto, unset)
+            for r, reason in refused.items():
+                bad.setdefault(r, f"field {c!r}: {reason}")
             serialized.append(out)
         ts_default = LongType.serialize(fixed_ts or op_timestamp, proto)
         if row_ts is not None:
@@ -727,6 +719,14 @@ def load_table(
         n = batch.num_rows
         if n == 0:
             return
+        unset = UNSET_VALUE if options.null_to_unset else None
+        if not (plan.writetime_fields or plan.ttl_fields) and not plan.counter:
+            extra = [f"__{x}" for x in (plan.row_timestamp, plan.row_ttl) if x]
+            extras = {name: driver_values(batch.column(name), batch.schema.field(name)) for name in extra}
+            row_ts_fast = extras.get(f"__{plan.row_timestamp}") if plan.row_timestamp else None
+            row_ttl_fast = extras.get(f"__{plan.row_ttl}") if plan.row_ttl else None
+            yield from fast_rows(st, row_ts_fast, row_ttl_fast, unset)
+            return
         cols = {f.name: driver_values(batch.column(i), f) for i, f in enumerate(batch.schema)}
         key_vals = [cols[k] for k in plan.keys]
         vals = [cols[c] for c in value_cols]
@@ -735,11 +735,7 @@ def load_table(
         row_ts = _micros(cols[f"__{plan.row_timestamp}"]) if plan.row_timestamp else None
         row_ttl = cols[f"__{plan.row_ttl}"] if plan.row_ttl else None
         unset = UNSET_VALUE if options.null_to_unset else None
-        per_column = bool(plan.writetime_fields or plan.ttl_fields)
         all_cols = tuple(plan.columns)
-        if not per_column and not plan.counter:
-            yield from fast_rows(st, cols, row_ts, row_ttl, unset)
-            return
         for r in range(n):
             key = [kv[r] for kv in key_vals]
             if any(k is None for k in key):

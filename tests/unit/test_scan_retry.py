@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import pytest
@@ -49,6 +50,7 @@ def _scan(session: _Session, attempts: int = 3) -> TableScan:
     scan.session, scan._open, scan._closed = session, _Stmt(), _Stmt()
     scan.options = type("O", (), {"page_size": 10, "max_attempts": attempts, "request_timeout": 1})()
     scan.table = type("T", (), {"keyspace": "ks", "table": "t"})()
+    scan._cancelled = threading.Event()
     scan.to_batch = lambda rows: type("Batch", (), {"num_rows": len(rows), "rows": rows})()  # type: ignore[method-assign]
     return scan
 
