@@ -347,3 +347,102 @@ def test_range_restricted_loads_split_a_load_exactly(keyspace: str, session: Any
         loaded += result.rows_written
     assert loaded == 3000
     assert _rows(sess, keyspace, "kv2", ["k", "v"]) == _rows(sess, keyspace, "kv", ["k", "v"])
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_load_from_s3_and_a_single_compressed_file(
+    keyspace: str, session: Any, conn: Any, tmp_path: Path, moto_s3: Any, fmt: str
+) -> None:
+    cluster, sess = conn
+    session.execute(f"CREATE TABLE {keyspace}.kv (k int PRIMARY KEY, v text, n double)")
+    session.execute(f"CREATE TABLE {keyspace}.kv2 (k int PRIMARY KEY, v text, n double)")
+    insert = session.prepare(f"INSERT INTO {keyspace}.kv (k, v, n) VALUES (?, ?, ?)")
+    for i in range(500):
+        session.execute(insert, (i, f"v{i}", i / 7))
+    info = resolve_table(cluster, keyspace, "kv")
+    uri = moto_s3.uri()
+    compression = "gzip" if fmt == "csv" else None
+    export_table(
+        cluster,
+        sess,
+        info,
+        ExportOptions(
+            destination=uri, splits=3, storage=moto_s3.options, sink=SinkOptions(format=fmt, compression=compression)
+        ),
+    )
+    options = LoadOptions(source=uri, storage=moto_s3.options, log_dir=str(tmp_path))
+    result = load_table(cluster, sess, resolve_table(cluster, keyspace, "kv2"), options)
+    assert (result.rows_written, result.resources, result.errors) == (500, 3, 0)
+    assert _rows(sess, keyspace, "kv2", ["*"]) == _rows(sess, keyspace, "kv", ["*"])
+    if fmt == "csv":  # one file by its full URI, gzip by its suffix
+        one = next(
+            k["Key"]
+            for k in moto_s3.client().list_objects_v2(Bucket=moto_s3.bucket)["Contents"]
+            if k["Key"].startswith(uri.split("/", 3)[3]) and k["Key"].endswith(".csv.gz")
+        )
+        session.execute(f"TRUNCATE {keyspace}.kv2")
+        single = LoadOptions(source=f"s3://{moto_s3.bucket}/{one}", storage=moto_s3.options, log_dir=str(tmp_path))
+        assert load_table(cluster, sess, resolve_table(cluster, keyspace, "kv2"), single).rows_written > 0
+
+
+def test_stdin_mapping_fixed_timestamp_ttl_nulls_and_counters(
+    cassandra: Any, keyspace: str, session: Any, tmp_path: Path
+) -> None:
+    session.execute(f"CREATE TABLE {keyspace}.u (id int PRIMARY KEY, name text, score int)")
+    session.execute(f"INSERT INTO {keyspace}.u (id, name, score) VALUES (2, 'keep', 7) USING TIMESTAMP 1")
+    session.execute(f"CREATE TABLE {keyspace}.c (id int PRIMARY KEY, hits counter)")
+    base = [sys.executable, "-m", "cassandra_bulk_core", "load", "-h", cassandra.contact_points[0]]
+    base += ["--port", str(cassandra.port), "--log-dir", str(tmp_path), "--no-progress"]
+    data = "user,label,points\n1,alice,10\n2,,\n"
+    args = ["-t", f"{keyspace}.u", "--format", "csv", "-m", "user=id, label=name, points=score"]
+    args += ["--timestamp", "1000000", "--ttl", "3600"]
+    out = subprocess.run([*base, *args], input=data, capture_output=True, text=True, check=True)
+    assert json.loads(out.stdout)["rows_written"] == 2
+    rows = {r.id: r for r in session.execute(f"SELECT id, name, score, writetime(name), ttl(name) FROM {keyspace}.u")}
+    assert rows[1].name == "alice" and rows[1].writetime_name == 1_000_000 and 3500 < rows[1].ttl_name <= 3600
+    assert (rows[2].name, rows[2].score) == ("keep", 7)  # nulls are unset: the old cells stay
+    subprocess.run([*base, *args, "--explicit-nulls"], input=data, capture_output=True, text=True, check=True)
+    assert session.execute(f"SELECT name, score FROM {keyspace}.u WHERE id = 2").one() == (None, None)
+    # Counters: UPDATE ... SET hits = hits + ?, twice adds twice (counters are not idempotent).
+    for _ in range(2):
+        subprocess.run(
+            [*base, "-t", f"{keyspace}.c", "--format", "jsonl"],
+            input='{"id": 1, "hits": 5}\n{"id": 2, "hits": 1}\n',
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+    assert {r.id: r.hits for r in session.execute(f"SELECT * FROM {keyspace}.c")} == {1: 10, 2: 2}
+
+
+def test_iceberg_source_at_a_snapshot_with_a_row_filter(keyspace: str, session: Any, conn: Any, tmp_path: Path) -> None:
+    cluster, sess = conn
+    for t in ("kv", "old", "eu"):
+        session.execute(f"CREATE TABLE {keyspace}.{t} (k int PRIMARY KEY, region text, v int)")
+    insert = session.prepare(f"INSERT INTO {keyspace}.kv (k, region, v) VALUES (?, ?, ?)")
+    for i in range(300):
+        session.execute(insert, (i, "eu" if i % 3 == 0 else "us", 1))
+    info = resolve_table(cluster, keyspace, "kv")
+    warehouse = str(tmp_path / "wh")
+    first = export_to_iceberg(
+        cluster, sess, info, ExportOptions(destination="", splits=2), IcebergOptions(warehouse=warehouse, mode="single")
+    )
+    from cassandra_bulk_core.iceberg import load_catalog, operation_snapshot_id
+
+    table = load_catalog(IcebergOptions(warehouse=warehouse)).load_table(f"{keyspace}.kv")
+    snap = operation_snapshot_id(table, first.operation_id)
+    assert snap is not None
+    session.execute(f"UPDATE {keyspace}.kv SET v = 2 WHERE k = 0")
+    export_to_iceberg(
+        cluster, sess, info, ExportOptions(destination="", splits=2), IcebergOptions(warehouse=warehouse, mode="single")
+    )
+    src = IcebergSource(table=f"{keyspace}.kv", warehouse=warehouse, snapshot_id=snap)
+    load_table(cluster, sess, resolve_table(cluster, keyspace, "old"), LoadOptions(iceberg=src, log_dir=str(tmp_path)))
+    assert session.execute(f"SELECT v FROM {keyspace}.old WHERE k = 0").one().v == 1
+    assert session.execute(f"SELECT count(*) FROM {keyspace}.old").one()[0] == 300
+    eu = IcebergSource(table=f"{keyspace}.kv", warehouse=warehouse, row_filter="region = 'eu'")
+    result = load_table(
+        cluster, sess, resolve_table(cluster, keyspace, "eu"), LoadOptions(iceberg=eu, log_dir=str(tmp_path))
+    )
+    assert result.rows_written == 100
+    assert session.execute(f"SELECT v FROM {keyspace}.eu WHERE k = 0").one().v == 2
