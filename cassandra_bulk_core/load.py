@@ -820,7 +820,13 @@ def load_table(
             return
         assert executor is not None
         row_bytes = max(1, chunk.nbytes // max(1, chunk.batch.num_rows))
-        for work in _group(order, per_row, st, options, replicas_of, consistency, BatchStatement, BatchType, row_bytes):
+        if all(len(per_row[r]) == 1 for r in order):
+            works = _group_singles(
+                order, [per_row[r][0] for r in order], st, options, replicas_of, consistency, row_bytes
+            )
+        else:
+            works = _group(order, per_row, st, options, replicas_of, consistency, BatchStatement, BatchType, row_bytes)
+        for work in works:
             executor.submit(work)
 
     last_resource: str | None = None
@@ -934,6 +940,60 @@ def _replica_function(cluster: Any, keyspace: str) -> Callable[[bytes], Any]:
         return found
 
     return replicas
+
+
+def _group_singles(
+    order: list[int],
+    writes: list[_Write],
+    st: _ChunkState,
+    options: LoadOptions,
+    replicas_of: Callable[[bytes], Any] | None,
+    consistency: Any,
+    row_bytes: int,
+) -> Iterator[Any]:
+    """:func:`_group` for the common case of one write per row, with less per-row work: rows of a
+    partition (and, in auto/replica-set mode, the lone rows of a replica set) are cut into batches
+    by count, the byte bound turned into a count from the chunk's average row size."""
+    from cassandra.query import BatchStatement, BatchType
+
+    from .writes import Work
+
+    mode = options.batch_mode
+    per_batch = max(1, min(options.max_batch_statements, options.max_batch_bytes // row_bytes))
+    if mode == "disabled" or per_batch <= 1:
+        for r, w in zip(order, writes, strict=True):
+            yield Work(w.statement(), [(st, r)])
+        return
+    by_key: dict[bytes, list[int]] = {}
+    for i, w in enumerate(writes):
+        by_key.setdefault(w.routing_key, []).append(i)
+    groups: list[list[int]] = []
+    if mode == "partition":
+        groups = list(by_key.values())
+    else:
+        alone: dict[Any, list[int]] = {}
+        for key, idx in by_key.items():
+            if mode == "auto" and len(idx) > 1:
+                groups.append(idx)
+            else:
+                assert replicas_of is not None
+                alone.setdefault(replicas_of(key), []).extend(idx)
+        per_partition_batch = max(1, min(per_batch, options.max_batch_partitions))
+        for idx in alone.values():  # one row per partition here: the partition bound is a row bound
+            groups.extend(idx[i : i + per_partition_batch] for i in range(0, len(idx), per_partition_batch))
+    for idx in groups:
+        for start in range(0, len(idx), per_batch):
+            piece = idx[start : start + per_batch]
+            if len(piece) == 1:
+                i = piece[0]
+                yield Work(writes[i].statement(), [(st, order[i])])
+                continue
+            batch = BatchStatement(batch_type=BatchType.UNLOGGED, consistency_level=consistency)
+            first = writes[piece[0]]
+            batch.routing_key = first.routing_key
+            batch.keyspace = first.prepared.keyspace
+            batch._statements_and_parameters = [(True, writes[i].prepared.query_id, writes[i].values) for i in piece]
+            yield Work(batch, [(st, order[i]) for i in piece], singles=[writes[i] for i in piece])
 
 
 def _group(

@@ -33,6 +33,8 @@ class Work:
     statement: Any
     rows: Sequence[Any]
     parts: Sequence[tuple[Any, Sequence[Any]]] | None = None
+    singles: Sequence[Any] | None = None
+    """One write per row, aligned with ``rows``: ``parts`` made only if the batch is refused."""
 
 
 def retryable(exc: BaseException) -> bool:
@@ -142,8 +144,11 @@ class Executor:
                     return
                 except BaseException as final:
                     exc = final
-            if work.parts and len(work.parts) > 1 and not retryable(exc):
-                for row, statements in work.parts:
+            parts = work.parts
+            if parts is None and work.singles is not None:
+                parts = [(row, [w]) for row, w in zip(work.rows, work.singles, strict=True)]
+            if parts and len(parts) > 1 and not retryable(exc):
+                for row, statements in parts:
                     try:
                         for statement in statements:
                             self._retry(statement.statement() if hasattr(statement, "statement") else statement)
