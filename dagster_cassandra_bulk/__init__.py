@@ -1,4 +1,4 @@
-"""Dagster integration for cassandra-bulk: token-range partitioned Cassandra→Iceberg assets.
+"""Dagster integration for cassandra-bulk: token-range partitioned Cassandra→Iceberg assets, and back.
 
 A thin adapter, shaped like dagster-sling: resources (where Cassandra and the Iceberg catalog
 are), an asset factory (one asset per table, one partition per token range), a translator (the
@@ -6,7 +6,8 @@ one override seam for asset specs), asset checks, a nightly schedule and a ``dg`
 piece of work is a ``cassandra_bulk_core`` call; the engine's driver, pyarrow and pyiceberg are
 imported only when an asset runs, so loading definitions stays cheap.
 
-The reverse direction (Iceberg → Cassandra) waits for the engine's load (issue #5).
+The reverse direction (``build_iceberg_cassandra_asset``): an Iceberg table or exported files loaded
+into a Cassandra table, partitioned by the same token ranges, each partition one engine load.
 """
 
 from dagster_cassandra_bulk.asset_decorator import (
@@ -18,10 +19,15 @@ from dagster_cassandra_bulk.asset_decorator import (
 )
 from dagster_cassandra_bulk.checks import build_cassandra_iceberg_checks
 from dagster_cassandra_bulk.component import CassandraIcebergComponent
+from dagster_cassandra_bulk.load_assets import (
+    DagsterLoadLogListener,
+    build_iceberg_cassandra_asset,
+    iceberg_cassandra_assets,
+)
 from dagster_cassandra_bulk.partitions import daily_token_range_partitions, token_range_partitions
 from dagster_cassandra_bulk.resources import CassandraResource, IcebergCatalogResource
 from dagster_cassandra_bulk.schedules import build_nightly_schedule
-from dagster_cassandra_bulk.translator import CassandraTable, DagsterCassandraBulkTranslator
+from dagster_cassandra_bulk.translator import CassandraTable, DagsterCassandraBulkTranslator, IcebergCassandraTable
 from dagster_cassandra_bulk.version import __version__
 
 try:
@@ -37,14 +43,18 @@ __all__ = [
     "CassandraResource",
     "CassandraTable",
     "DagsterCassandraBulkTranslator",
+    "DagsterLoadLogListener",
     "DagsterLogListener",
+    "IcebergCassandraTable",
     "IcebergCatalogResource",
     "__version__",
     "backfill_policy_for",
     "build_cassandra_iceberg_asset",
     "build_cassandra_iceberg_checks",
+    "build_iceberg_cassandra_asset",
     "build_nightly_schedule",
     "cassandra_iceberg_assets",
     "daily_token_range_partitions",
+    "iceberg_cassandra_assets",
     "token_range_partitions",
 ]

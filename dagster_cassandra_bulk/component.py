@@ -23,8 +23,13 @@ defs`` validate it. Example ``defs.yaml``::
           table: customers
           mode: daily
           start_date: "2026-11-01"
+      loads:                     # the reverse direction: Iceberg (or files) -> Cassandra, per range
+        - keyspace: shop_restore
+          table: orders
+          from_table: shop.orders  # an entry of `tables`: its asset is upstream, same ranges
+          max_errors: 0
 
-``build_defs`` only composes the asset factory, the checks, the schedule and the two resources.
+``build_defs`` only composes the asset factories, the checks, the schedule and the two resources.
 """
 
 from __future__ import annotations
@@ -52,9 +57,10 @@ from dagster_cassandra_bulk.asset_decorator import (
     build_cassandra_iceberg_asset,
 )
 from dagster_cassandra_bulk.checks import build_cassandra_iceberg_checks
+from dagster_cassandra_bulk.load_assets import DEFAULT_LOG_DIR, build_iceberg_cassandra_asset
 from dagster_cassandra_bulk.resources import CassandraResource, IcebergCatalogResource
 from dagster_cassandra_bulk.schedules import build_nightly_schedule
-from dagster_cassandra_bulk.translator import CassandraTable
+from dagster_cassandra_bulk.translator import CassandraTable, IcebergCassandraTable
 
 
 class CassandraConnectionModel(Model, Resolvable):
@@ -90,6 +96,33 @@ class CassandraTableModel(Model, Resolvable):
     sort_by: list[str] = Field(default_factory=list)
     columns: list[str] | None = None
     start_date: str | None = None
+    group_name: str | None = None
+
+
+class CassandraLoadModel(Model, Resolvable):
+    """One Cassandra table loaded from Iceberg (or files), one partition per token range."""
+
+    keyspace: str
+    table: str
+    from_table: str | None = None
+    """An entry of ``tables`` (``keyspace.table``, or its ``asset_key`` when two entries read one
+    table): its asset is upstream, and its Iceberg table, split count and mode are used."""
+    iceberg_table: str | None = None
+    """Or an Iceberg table in ``catalog`` not exported by this component."""
+    path: str | None = None
+    """Or files (a directory or one file, local or ``s3://``)."""
+    format: Literal["csv", "jsonl", "parquet"] | None = None
+    splits: int | None = None
+    asset_key: str | None = None
+    """Slash-separated key; default ``cassandra/<keyspace>/<table>``."""
+    upstream_asset_key: str | None = None
+    max_errors: int | str = 0
+    """Rejected records allowed per range (count, ``"N%"``, -1 = any); over it the range fails."""
+    write_timestamp: int | Literal["snapshot", "operation"] | None = None
+    snapshot_id: int | None = None
+    export_date: str | None = None
+    row_filter: str | None = None
+    mapping: dict[str, str] | None = None
     group_name: str | None = None
 
 
@@ -130,9 +163,14 @@ class CassandraIcebergScaffolder(Scaffolder[CassandraIcebergScaffoldParams]):
 
 @scaffold_with(CassandraIcebergScaffolder)
 class CassandraIcebergComponent(Component, Model, Resolvable):
-    """Cassandra tables exported to Iceberg, one partition per token range; see the module docstring."""
+    """Cassandra tables exported to Iceberg (``tables``) and loaded back (``loads``), one partition per
+    token range; see the module docstring."""
 
-    tables: list[CassandraTableModel]
+    tables: list[CassandraTableModel] = Field(default_factory=list)
+    loads: list[CassandraLoadModel] = Field(default_factory=list)
+    """The reverse direction: Cassandra tables loaded from Iceberg or files, range by range."""
+    log_dir: str = DEFAULT_LOG_DIR
+    """Where each load keeps its checkpoint, rejected records and summary."""
     cassandra: CassandraConnectionModel = Field(default_factory=CassandraConnectionModel)
     catalog: IcebergCatalogModel = Field(default_factory=IcebergCatalogModel)
     splits: int = 16
@@ -158,9 +196,13 @@ class CassandraIcebergComponent(Component, Model, Resolvable):
                 backoff=DEFAULT_RETRY_POLICY.backoff,
                 jitter=DEFAULT_RETRY_POLICY.jitter,
             )
+        if not self.tables and not self.loads:
+            raise ValueError("CassandraIcebergComponent: declare at least one entry in `tables` or `loads`")
         assets, checks, schedules = [], [], []
+        declared: list[CassandraTable] = []
         for t in self.tables:
             table = self._table(t)
+            declared.append(table)
             asset = build_cassandra_iceberg_asset(
                 table,
                 retry_policy=retry_policy,
@@ -173,7 +215,49 @@ class CassandraIcebergComponent(Component, Model, Resolvable):
                 checks.extend(build_cassandra_iceberg_checks(table, asset_key=asset.key))
             if self.schedule:
                 schedules.append(build_nightly_schedule(asset, cron_schedule=self.schedule))
+        for entry in self.loads:
+            assets.append(
+                build_iceberg_cassandra_asset(
+                    self._load(entry, declared),
+                    retry_policy=retry_policy,
+                    backfill_policy=backfill_policy_for(self.ranges_per_run),
+                    log_dir=self.log_dir,
+                    pool=self.pool,
+                )
+            )
         return Definitions(assets=assets, asset_checks=checks, schedules=schedules, resources=self._resources())
+
+    def _load(self, entry: CassandraLoadModel, declared: list[CassandraTable]) -> IcebergCassandraTable:
+        source = None
+        if entry.from_table is not None:
+            by_key = [t for t in declared if t.asset_key and "/".join(t.asset_key) == entry.from_table]
+            matches = by_key or [t for t in declared if t.qualified == entry.from_table]
+            if len(matches) > 1:  # one table exported twice (mirror and daily): the one with the default key
+                matches = [t for t in matches if t.asset_key is None]
+            if len(matches) != 1:
+                raise ValueError(
+                    f"loads: from_table {entry.from_table!r} must name exactly one entry of `tables` "
+                    f"(keyspace.table, or its asset_key); found {len(matches)}"
+                )
+            source = matches[0]
+        return IcebergCassandraTable(
+            keyspace=entry.keyspace,
+            table=entry.table,
+            source=source,
+            iceberg_table=entry.iceberg_table,
+            path=entry.path,
+            format=entry.format,
+            splits=entry.splits or (None if source is not None else self.splits),
+            snapshot_id=entry.snapshot_id,
+            export_date=entry.export_date,
+            row_filter=entry.row_filter,
+            mapping=entry.mapping,
+            write_timestamp=entry.write_timestamp,
+            max_errors=entry.max_errors,
+            asset_key=tuple(entry.asset_key.split("/")) if entry.asset_key else None,
+            upstream_key=tuple(entry.upstream_asset_key.split("/")) if entry.upstream_asset_key else None,
+            group_name=entry.group_name,
+        )
 
     def _table(self, t: CassandraTableModel) -> CassandraTable:
         return CassandraTable(

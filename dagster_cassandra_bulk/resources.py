@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 
     from cassandra_bulk_core import ConnectionConfig, ScanOptions
     from cassandra_bulk_core.iceberg import IcebergOptions
+    from cassandra_bulk_core.load import LoadOptions
+    from cassandra_bulk_core.sources import IcebergSource
 
 # One (cluster, session) per connection config and process: a driver Cluster holds a pool per
 # host plus control-connection threads, far too costly to open per partition in a long-lived
@@ -42,7 +44,7 @@ atexit.register(_shutdown_all)
 
 
 class CassandraResource(ConfigurableResource):  # type: ignore[misc]
-    """A Cassandra cluster to read from.
+    """A Cassandra cluster to read from (exports) or write to (loads).
 
     Example:
         ``CassandraResource(contact_points=["10.0.0.1", "10.0.0.2"], local_dc="dc1",
@@ -106,6 +108,14 @@ class CassandraResource(ConfigurableResource):  # type: ignore[misc]
             local_dc=config.local_dc,
         )
 
+    def load_options(self, **options: Any) -> LoadOptions:
+        """The engine's load settings: this cluster's consistency and request timeout, then ``options``."""
+        from cassandra_bulk_core.load import LoadOptions
+
+        config = self.connection_config()
+        defaults: dict[str, Any] = {"consistency": config.consistency, "request_timeout": config.request_timeout}
+        return LoadOptions(**{**defaults, **options})
+
     def safe_dict(self) -> dict[str, Any]:
         """Settings fit for logs and metadata (secrets replaced by ``***``)."""
         return self.connection_config().safe_dict()
@@ -126,7 +136,7 @@ class CassandraResource(ConfigurableResource):  # type: ignore[misc]
 
 
 class IcebergCatalogResource(ConfigurableResource):  # type: ignore[misc]
-    """The Iceberg catalog to write to.
+    """The Iceberg catalog to write to (exports) or read from (loads).
 
     Empty ``properties`` means the engine's embedded default: a SQLite SQL catalog in
     ``<warehouse>/catalog.db`` with data under ``<warehouse>``. Otherwise any pyiceberg catalog,
@@ -160,6 +170,27 @@ class IcebergCatalogResource(ConfigurableResource):  # type: ignore[misc]
             partition_by=tuple(partition_by),
             sort_by=tuple(sort_by),
             table_properties=dict(table_properties or {}),
+        )
+
+    def iceberg_source(
+        self,
+        table: str,
+        *,
+        snapshot_id: int | None = None,
+        row_filter: str | None = None,
+        columns: tuple[str, ...] | None = None,
+    ) -> IcebergSource:
+        """The engine's description of an Iceberg table to load from, in this catalog."""
+        from cassandra_bulk_core.sources import IcebergSource
+
+        return IcebergSource(
+            table=table,
+            catalog_name=self.catalog_name,
+            catalog_properties=dict(self.properties),
+            warehouse=self.warehouse,
+            snapshot_id=snapshot_id,
+            row_filter=row_filter,
+            columns=columns,
         )
 
     def load_catalog(self) -> Any:

@@ -6,6 +6,9 @@
 
 ``demo.events`` mirrors the table (one partition per range); ``demo.events_daily`` is the same
 table filed under a date each night (date x range partitions, nightly schedule).
+``cassandra/demo/events_restored`` is the reverse direction: the ``demo/events`` Iceberg table
+loaded into the Cassandra table ``demo.events_restored`` (same schema, created beforehand, e.g. by
+``make demo``), range by range with the same 16 partitions.
 """
 
 from __future__ import annotations
@@ -18,10 +21,12 @@ from dagster_cassandra_bulk import (
     CassandraResource,
     CassandraTable,
     DagsterCassandraBulkTranslator,
+    IcebergCassandraTable,
     IcebergCatalogResource,
     build_cassandra_iceberg_checks,
     build_nightly_schedule,
     cassandra_iceberg_assets,
+    iceberg_cassandra_assets,
 )
 
 TABLES = [
@@ -42,11 +47,16 @@ class Translator(DagsterCassandraBulkTranslator):
         return super().get_asset_spec(table).replace_attributes(key=_key_for(table))
 
 
+# The reverse direction: the mirror's Iceberg table back into Cassandra (a restore into a copy).
+# Upstream is TABLES[0]'s asset (key from the same translator); rejected records fail a range.
+RESTORES = [IcebergCassandraTable("demo", "events_restored", source=TABLES[0], max_errors=0)]
+
 assets = cassandra_iceberg_assets(TABLES, translator=Translator())
+restores = iceberg_cassandra_assets(RESTORES, translator=Translator(), log_dir="out/logs")
 checks = [c for t, a in zip(TABLES, assets, strict=True) for c in build_cassandra_iceberg_checks(t, asset_key=a.key)]
 
 defs = Definitions(
-    assets=assets,
+    assets=[*assets, *restores],
     asset_checks=checks,
     schedules=[build_nightly_schedule(assets[1])],
     resources={

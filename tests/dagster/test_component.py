@@ -67,3 +67,62 @@ def _assert_defs(defs: Definitions) -> None:
     assert cassandra.username == "etl"
     assert cassandra.process_config_and_initialize().connection_config().password == "pw-from-env"
     assert "pw-from-env" not in repr(cassandra)
+
+
+LOADS_YAML = """
+type: dagster_cassandra_bulk.CassandraIcebergComponent
+attributes:
+  catalog:
+    warehouse: warehouse
+  splits: 8
+  log_dir: /tmp/cb-loads
+  tables:
+    - keyspace: shop
+      table: orders
+    - keyspace: shop
+      table: orders
+      mode: daily
+      start_date: "2026-11-01"
+      iceberg_table: shop.orders_daily
+      asset_key: lake/orders_daily
+  loads:
+    - keyspace: restore
+      table: orders
+      from_table: shop.orders
+    - keyspace: restore
+      table: orders_daily
+      from_table: lake/orders_daily
+      max_errors: 10
+    - keyspace: restore
+      table: archive
+      iceberg_table: other.archive
+      splits: 4
+      upstream_asset_key: lake/archive
+      asset_key: restore/archive
+    - keyspace: restore
+      table: from_files
+      path: s3://bucket/export/orders
+      format: parquet
+"""
+
+
+def test_component_declares_loads_next_to_exports() -> None:
+    with create_defs_folder_sandbox() as sandbox:
+        defs_path = sandbox.scaffold_component(CassandraIcebergComponent, defs_yaml_contents=yaml.safe_load(LOADS_YAML))
+        with sandbox.load_component_and_build_defs(defs_path=defs_path) as (_, defs):
+            Definitions.validate_loadable(defs)
+            orders = defs.resolve_assets_def(AssetKey(["shop", "orders"]))
+            restored = defs.resolve_assets_def(AssetKey(["cassandra", "restore", "orders"]))
+            assert restored.partitions_def == orders.partitions_def
+            spec = restored.specs_by_key[restored.key]
+            assert [d.asset_key for d in spec.deps] == [orders.key]
+            assert set(spec.kinds) == {"iceberg", "cassandra"}
+            daily = defs.resolve_assets_def(AssetKey(["cassandra", "restore", "orders_daily"]))
+            assert [d.asset_key for d in daily.specs_by_key[daily.key].deps] == [AssetKey(["lake", "orders_daily"])]
+            assert daily.specs_by_key[daily.key].metadata["cassandra_bulk/source"] == "shop.orders_daily"
+            archive = defs.resolve_assets_def(AssetKey(["restore", "archive"]))
+            assert archive.partitions_def is not None and len(archive.partitions_def.get_partition_keys()) == 4
+            assert [d.asset_key for d in archive.specs_by_key[archive.key].deps] == [AssetKey(["lake", "archive"])]
+            files = defs.resolve_assets_def(AssetKey(["cassandra", "restore", "from_files"]))
+            assert set(files.specs_by_key[files.key].kinds) == {"parquet", "cassandra"}
+            assert files.partitions_def is not None and len(files.partitions_def.get_partition_keys()) == 8

@@ -103,7 +103,13 @@ def test_example_project_validates_with_dg() -> None:
         res = dg(*check, cwd=EXAMPLE)
         assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]
     listed = json.loads(dg("list", "defs", "--json", cwd=EXAMPLE).stdout)
-    assert sorted(a["asset_key"] for a in listed["assets"]) == ["demo/events", "demo/events_daily"]
+    assert sorted(a["asset_key"] for a in listed["assets"]) == [
+        "cassandra/demo/events_restored",
+        "demo/events",
+        "demo/events_daily",
+    ]
+    restored = next(a for a in listed["assets"] if a["asset_key"] == "cassandra/demo/events_restored")
+    assert set(restored["kinds"]) == {"iceberg", "cassandra"}
     assert len(listed["asset_checks"]) == 4
     assert sorted(s["name"] for s in listed["schedules"]) == ["demo__events__nightly", "demo__events_daily__nightly"]
 
@@ -112,7 +118,8 @@ def test_example_project_validates_with_dg() -> None:
 def test_dg_launch_materializes_a_partition_range_of_the_yaml_component(
     cassandra: Any, session: Any, keyspace: str, project: Path, tmp_path: Path
 ) -> None:
-    """YAML → definitions → ``dg launch --partition-range``: one run (``ranges_per_run: all``), every range."""
+    """YAML → definitions → ``dg launch --partition-range``: one run (``ranges_per_run: all``), every range;
+    then the YAML ``loads`` entry the same way, back into a copy of the table."""
     from cassandra_bulk_core.iceberg import iceberg_range_counts
     from tests.conftest import connection_config
     from tests.dagster.helpers import cassandra_range_counts, fill, iceberg_table
@@ -132,7 +139,10 @@ def test_dg_launch_materializes_a_partition_range_of_the_yaml_component(
         "splits": 4,
         "ranges_per_run": "all",
         "tables": [{"keyspace": keyspace, "table": "items"}],
+        "loads": [{"keyspace": keyspace, "table": "items_copy", "from_table": f"{keyspace}.items"}],
+        "log_dir": str(tmp_path / "logs"),
     }
+    session.execute(f"CREATE TABLE {keyspace}.items_copy (id int PRIMARY KEY, name text, price double)")
     (folder / "defs.yaml").write_text(yaml.safe_dump({"type": COMPONENT, "attributes": attributes}))
     home = tmp_path / "home"
     home.mkdir()
@@ -146,3 +156,17 @@ def test_dg_launch_materializes_a_partition_range_of_the_yaml_component(
     expected = cassandra_range_counts(cassandra, keyspace, "items", 4)
     assert iceberg_range_counts(iceberg_table(tmp_path / "wh", f"{keyspace}.items")) == expected
     assert sum(expected.values()) == 120
+
+    res = dg(
+        "launch",
+        "--assets",
+        f"cassandra/{keyspace}/items_copy",
+        "--partition-range",
+        "r0-of-4...r3-of-4",
+        cwd=project,
+        env=env,
+    )
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    copied = sorted(tuple(r) for r in session.execute(f"SELECT * FROM {keyspace}.items_copy"))
+    assert copied == sorted(tuple(r) for r in session.execute(f"SELECT * FROM {keyspace}.items"))
+    assert len(list((tmp_path / "logs").glob("load_*/summary.json"))) == 4  # one load per range

@@ -132,7 +132,9 @@ def test_example_project_loads() -> None:
 
     Definitions.validate_loadable(defs)
     keys = {a.key.to_user_string() for a in defs.assets or []}  # type: ignore[union-attr]
-    assert keys == {"demo/events", "demo/events_daily"}
+    assert keys == {"demo/events", "demo/events_daily", "cassandra/demo/events_restored"}
+    restore = defs.resolve_assets_def(AssetKey(["cassandra", "demo", "events_restored"]))
+    assert [d.asset_key for d in restore.specs_by_key[restore.key].deps] == [AssetKey(["demo", "events"])]
 
 
 @pytest.mark.parametrize(
@@ -162,3 +164,46 @@ def test_asset_key_override_keeps_two_assets_over_one_table_apart() -> None:
     )
     assert (mirror.key, daily.key) == (AssetKey(["demo", "events"]), AssetKey(["demo", "daily"]))
     assert mirror.node_def.retry_policy == DEFAULT_RETRY_POLICY and DEFAULT_RETRY_POLICY.max_retries == 3
+
+
+def test_load_assets_follow_the_translator_and_the_source_partitions() -> None:
+    from dagster import AssetSpec
+
+    from dagster_cassandra_bulk import IcebergCassandraTable, build_iceberg_cassandra_asset
+
+    class Lake(DagsterCassandraBulkTranslator):
+        def get_asset_spec(self, table: CassandraTable) -> AssetSpec:
+            return super().get_asset_spec(table).replace_attributes(key=["lake", table.table])
+
+    source = CassandraTable("shop", "orders", splits=8)
+    export = build_cassandra_iceberg_asset(source, translator=Lake())
+    load = build_iceberg_cassandra_asset(IcebergCassandraTable("restore", "orders", source=source), translator=Lake())
+    spec = load.specs_by_key[load.key]
+    assert load.key == AssetKey(["cassandra", "restore", "orders"])
+    assert [d.asset_key for d in spec.deps] == [export.key] == [AssetKey(["lake", "orders"])]
+    assert load.partitions_def == export.partitions_def
+    assert set(spec.kinds) == {"iceberg", "cassandra"}
+    assert load.required_resource_keys >= {"cassandra", "iceberg"}
+    assert load.node_def.retry_policy == DEFAULT_RETRY_POLICY
+    resources = {"cassandra": CassandraResource(), "iceberg": IcebergCatalogResource()}
+    Definitions.validate_loadable(Definitions(assets=[export, load], resources=resources))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({}, "needs a source"),
+        ({"path": "out/", "iceberg_table": "a.b"}, "not both"),
+        ({"iceberg_table": "a.b", "format": "csv"}, "files"),
+        ({"path": "out/", "format": "avro"}, "format must be"),
+        ({"path": "out/", "write_timestamp": "snapshot"}, "no snapshot"),
+        ({"iceberg_table": "a.b", "write_timestamp": "now"}, "write_timestamp must be"),
+        ({"iceberg_table": "a.b", "export_date": "2026-11-01"}, "daily"),
+        ({"iceberg_table": "a.b", "splits": 0}, "splits"),
+    ],
+)
+def test_load_table_rejects_inconsistent_settings(kwargs: dict[str, object], message: str) -> None:
+    from dagster_cassandra_bulk import IcebergCassandraTable
+
+    with pytest.raises(ValueError, match=message):
+        IcebergCassandraTable("ks", "t", **kwargs)  # type: ignore[arg-type]
