@@ -169,7 +169,7 @@ class Executor:
 
         for attempt in Retrying(
             stop=stop_after_attempt(max(1, self.max_attempts - 1)),
-            wait=wait_exponential_jitter(initial=0.1, max=10),
+            wait=wait_exponential_jitter(multiplier=0.1, max=10),
             retry=retry_if_exception(retryable),
             before_sleep=note,
             reraise=True,
