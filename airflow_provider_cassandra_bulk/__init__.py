@@ -11,10 +11,17 @@ hook and operators from their modules (kept out of this ``__init__`` so that dis
         CassandraToFilesOperator,
         CassandraToIcebergOperator,
     )
-    from airflow_provider_cassandra_bulk.task_group import cassandra_to_iceberg_task_group
+    from airflow_provider_cassandra_bulk.operators.load import (
+        FilesToCassandraOperator,
+        IcebergSnapshotOperator,
+        IcebergToCassandraOperator,
+    )
+    from airflow_provider_cassandra_bulk.task_group import (
+        cassandra_to_iceberg_task_group,
+        iceberg_to_cassandra_task_group,
+    )
 
-(each operator also lives in its own module under ``operators/``: plan, export, count, verify;
-``operators/load.py`` follows with the engine's load).
+(each operator also lives in its own module under ``operators/``: plan, export, count, verify, load).
 """
 
 from airflow_provider_cassandra_bulk.get_provider_info import get_provider_info

@@ -44,6 +44,7 @@ def get_provider_info() -> dict[str, Any]:
                     "airflow_provider_cassandra_bulk.operators.export",
                     "airflow_provider_cassandra_bulk.operators.count",
                     "airflow_provider_cassandra_bulk.operators.verify",
+                    "airflow_provider_cassandra_bulk.operators.load",
                 ],
             }
         ],

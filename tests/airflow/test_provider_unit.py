@@ -238,7 +238,12 @@ def test_every_example_dag_imports_without_errors() -> None:
     # [core] load_examples, which conftest turns off.
     bag = DagBag(dag_folder=str(EXAMPLE.parent))
     assert bag.import_errors == {}
-    assert set(bag.dag_ids) == {"cassandra_to_iceberg", "cassandra_nightly_iceberg", "cassandra_backfill_ranges"}
+    assert set(bag.dag_ids) == {
+        "cassandra_to_iceberg",
+        "cassandra_nightly_iceberg",
+        "cassandra_backfill_ranges",
+        "iceberg_to_cassandra_restore",
+    }
     explicit = bag.dags["cassandra_to_iceberg"]
     assert {t.task_id for t in explicit.tasks} == {"plan", "export_range", "verify"}
     nightly = bag.dags["cassandra_nightly_iceberg"]
@@ -248,6 +253,14 @@ def test_every_example_dag_imports_without_errors() -> None:
     backfill = bag.dags["cassandra_backfill_ranges"]
     assert backfill.get_task("backfill.plan").ranges == "{{ dag_run.conf['ranges'] }}"
     assert "ranges" in backfill.params
+    restore = bag.dags["iceberg_to_cassandra_restore"]
+    assert type(restore.timetable).__name__ == "NullTimetable"  # manual only
+    assert {t.task_id for t in restore.tasks} == {"restore.snapshot", "restore.plan", "restore.load_range"}
+    load = restore.get_task("restore.load_range")
+    assert load.partial_kwargs["table"] == "{{ params.target_table }}"
+    assert load.partial_kwargs["max_errors"] == 0
+    assert restore.get_task("restore.snapshot").snapshot_id == "{{ params.snapshot_id }}"
+    assert {"iceberg_table", "target_table", "snapshot_id"} <= set(restore.params)
 
 
 def test_airflow_cli_lists_provider_and_connection_type() -> None:
@@ -412,3 +425,57 @@ def test_killed_before_connecting_never_connects(monkeypatch: pytest.MonkeyPatch
     with pytest.raises(TaskKilled, match="before connecting"):
         op.execute({})
     assert op.hook._cluster is None
+
+
+def test_load_operators_do_no_io_at_construction() -> None:
+    from airflow_provider_cassandra_bulk.operators.load import (
+        FilesToCassandraOperator,
+        IcebergSnapshotOperator,
+        IcebergToCassandraOperator,
+    )
+
+    kw: dict[str, Any] = {"table": "ks.tbl", "cassandra_conn_id": "does_not_exist"}
+    ice = IcebergToCassandraOperator(task_id="a", warehouse="/nonexistent/wh", range_id="r1-of-8", **kw)
+    files = FilesToCassandraOperator(task_id="b", source="s3://nowhere/x", **kw)
+    IcebergSnapshotOperator(task_id="c", iceberg_table="ks.tbl", warehouse="/nonexistent/wh")
+    assert ice.max_errors == files.max_errors == 0  # a restore fails on the first rejected record
+    assert {"table", "range_id", "iceberg_table", "snapshot_id", "row_filter"} <= set(ice.template_fields)
+    assert {"table", "range_id", "source", "file_format"} <= set(files.template_fields)
+    ice.on_kill()  # nothing to shut down yet
+    assert ice._killed
+
+
+def test_restore_task_group_pins_one_snapshot_for_every_mapped_load() -> None:
+    from airflow.sdk import DAG
+
+    from airflow_provider_cassandra_bulk.task_group import iceberg_to_cassandra_task_group
+
+    with DAG("tg", schedule=None) as dag:
+        group = iceberg_to_cassandra_task_group(
+            table="ks.tbl_restored", iceberg_table="ks.tbl", warehouse="/wh", splits=8, cassandra_conn_id="nope"
+        )
+    assert group.group_id == "restore_ks_tbl_restored"
+    snapshot, plan, load = (dag.get_task(f"restore_ks_tbl_restored.{t}") for t in ("snapshot", "plan", "load_range"))
+    assert snapshot.downstream_task_ids == {plan.task_id, load.task_id} and plan.downstream_task_ids == {load.task_id}
+    assert load.partial_kwargs["iceberg_table"] == "ks.tbl" and load.partial_kwargs["table"] == "ks.tbl_restored"
+    assert type(load.partial_kwargs["snapshot_id"]).__name__ == "PlainXComArg"
+    assert load.partial_kwargs["cassandra_conn_id"] == "nope" and plan.splits == 8
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (None, None),
+        ("", None),
+        ("None", None),
+        (1795539885332, 1795539885332),
+        ("1795539885332", 1795539885332),
+        ("2026-11-24T00:00:00Z", 1795478400000),
+        ("2026-11-24T01:00:00+01:00", 1795478400000),
+        ("2026-11-24", 1795478400000),
+    ],
+)
+def test_as_of_accepts_epoch_millis_and_iso_times(value: Any, expected: int | None) -> None:
+    from airflow_provider_cassandra_bulk.operators.load import as_of_millis
+
+    assert as_of_millis(value) == expected
