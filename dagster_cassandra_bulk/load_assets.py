@@ -107,16 +107,18 @@ def _write_timestamp(
 
 
 def _row_filter(load: IcebergCassandraTable, range_id: str, export_date: str | None) -> str | None:
-    """The user's filter, or for a daily export that date's slice of the range.
+    """The Iceberg row filter for one range: the user's, narrowed to the range's rows when the table
+    is an export of this package (``source``), and for a daily export to one date's slice.
 
-    The engine narrows an exported table to ``_cb_range = <range>`` only when given no filter of
-    its own, so a filter built here names the range too (the token check stays exact either way).
+    The engine narrows an exported table to ``_cb_range = <range>`` itself only when given no
+    filter, so a filter built here names the range too (the token check stays exact either way).
     """
-    if load.row_filter is not None:
-        return load.row_filter
+    terms = [f"({load.row_filter})"] if load.row_filter else []
+    if (load.source is not None and terms) or export_date is not None:
+        terms.append(f"_cb_range = '{range_id}'")
     if export_date is not None:
-        return f"_cb_range = '{range_id}' AND _cb_export_date = '{export_date}'"
-    return None
+        terms.append(f"_cb_export_date = '{export_date}'")
+    return " AND ".join(terms) or None
 
 
 def _failed_summary(log_dir: str, operation_id: str) -> dict[str, Any]:
