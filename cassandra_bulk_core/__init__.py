@@ -15,7 +15,7 @@ from .count import CountFailed, CountResult, count_table, count_window
 from .errors import BulkError, ConfigError, ConnectionFailed
 from .events import CompositeListener, Listener, LoggingListener, ProgressFileListener, RangeEvent
 from .export import ExportFailed, ExportOptions, ExportResult, RangeResult, export_range, export_table
-from .load import LoadAborted, LoadFailed, LoadOptions, LoadResult, load_table
+from .load import LoadAborted, LoadCancelled, LoadFailed, LoadOptions, LoadResult, load_table
 from .ring import (
     FULL_RING,
     MAX_TOKEN,
@@ -54,6 +54,7 @@ __all__ = [
     "IcebergSource",
     "Listener",
     "LoadAborted",
+    "LoadCancelled",
     "LoadFailed",
     "LoadOptions",
     "LoadResult",

@@ -58,6 +58,8 @@ from .text_codecs import CsvOptions
 from .types import arrow_field, column_type, driver_values
 
 BATCH_MODES = ("auto", "partition", "replica-set", "disabled")
+_CLIENT_TIMESTAMP = object()
+"""Group key for cells written with the driver's per-attempt client timestamp (non-frozen lists)."""
 MAX_BATCH_PARTITIONS = 10
 """Cassandra warns about unlogged batches over more partitions (unlogged_batch_across_partitions_warn_threshold)."""
 WRITETIME_FIELD = pa.timestamp("us", tz="UTC")
@@ -69,10 +71,18 @@ class LoadFailed(BulkError):
     exit_code = 4
 
 
+class LoadCancelled(LoadFailed):
+    """``LoadOptions.cancel`` was set."""
+
+
 class LoadAborted(BulkError):
-    """More rejected records than ``max_errors`` allows; what was written stays, resume continues."""
+    """More rejected records than ``max_errors`` allows; what was written stays, resume continues.
+
+    ``result`` is the run's :class:`LoadResult` (``rejected`` records that could not be read or
+    converted, ``failed_writes`` that failed after every retry; ``log_dir`` holds them)."""
 
     exit_code = 5
+    result: LoadResult | None = None
 
 
 @dataclass(frozen=True)
@@ -133,6 +143,10 @@ class LoadOptions:
     storage: StorageOptions | None = None
     dry_run: bool = False
     """Read, convert and bind everything, write nothing."""
+    cancel: threading.Event | None = field(default=None, compare=False, repr=False)
+    """Set it to stop the load (an orchestrator's ``on_kill``): no new request is sent, retries
+    stop, and :func:`load_table` raises :class:`LoadCancelled` after a short wait for the requests
+    in flight. What was acknowledged is in the checkpoint."""
 
     def __post_init__(self) -> None:
         if self.batch_mode not in BATCH_MODES:
@@ -338,6 +352,8 @@ class _Plan:
     row_timestamp: str | None
     row_ttl: str | None
     source_fields: list[str] | None
+    list_columns: frozenset[str] = frozenset()
+    """Non-frozen lists: written without an explicit timestamp (see :func:`_resolve`)."""
 
 
 class _Statements:
@@ -346,19 +362,20 @@ class _Statements:
     def __init__(self, session: Any, info: TableInfo, plan: _Plan, consistency: Any):
         self.session, self.info, self.plan = session, info, plan
         self.consistency = consistency
-        self.cache: dict[tuple[str, ...], Any] = {}
+        self.cache: dict[tuple[tuple[str, ...], bool], Any] = {}
         self.lock = threading.Lock()
 
-    def get(self, columns: tuple[str, ...]) -> Any:
-        stmt = self.cache.get(columns)
+    def get(self, columns: tuple[str, ...], timestamp: bool = True) -> Any:
+        key = (columns, timestamp)
+        stmt = self.cache.get(key)
         if stmt is not None:
             return stmt
         with self.lock:
-            if columns not in self.cache:
-                self.cache[columns] = self._prepare(columns)
-            return self.cache[columns]
+            if key not in self.cache:
+                self.cache[key] = self._prepare(columns, timestamp)
+            return self.cache[key]
 
-    def _prepare(self, columns: tuple[str, ...]) -> Any:
+    def _prepare(self, columns: tuple[str, ...], timestamp: bool = True) -> Any:
         plan = self.plan
         if plan.counter:
             values = [c for c in columns if c not in plan.keys]
@@ -368,7 +385,8 @@ class _Statements:
         else:
             names = ", ".join(quote(c) for c in columns)
             marks = ", ".join("?" for _ in columns)
-            cql = f"INSERT INTO {self.info.qualified} ({names}) VALUES ({marks}) USING TIMESTAMP ? AND TTL ?"
+            using = "USING TIMESTAMP ? AND TTL ?" if timestamp else "USING TTL ?"
+            cql = f"INSERT INTO {self.info.qualified} ({names}) VALUES ({marks}) {using}"
         prepared = self.session.prepare(cql)
         prepared.consistency_level = self.consistency
         prepared.is_idempotent = not plan.counter
@@ -494,7 +512,15 @@ def _resolve(session: Any, info: TableInfo, options: LoadOptions, source_fields:
         ]
         if extra:
             raise ConfigError(f"source field(s) {', '.join(extra)} map to no column (allow extra fields to ignore)")
-    return _Plan(columns, fields, targets, keys, counter, wt, tl, row_ts, row_ttl, source_fields)
+    # A non-frozen list's elements are keyed by a time UUID made at write time, and writing the whole
+    # list deletes the old one with a tombstone at (timestamp - 1): rewritten at the *same* timestamp
+    # (a retry, a resume, an orchestrator re-run), the old elements survive and the list doubles.
+    # So lists go in their own INSERT with the driver's client timestamp, new on every attempt: a
+    # replay replaces the list. Sets, maps and UDTs are keyed by value and need none of this.
+    lists = frozenset(
+        c for c in columns[len(keys) :] if info.metadata.columns[c].cql_type.startswith("list<") and not counter
+    )
+    return _Plan(columns, fields, targets, keys, counter, wt, tl, row_ts, row_ttl, source_fields, lists)
 
 
 # -- the load ---------------------------------------------------------------------------------------
@@ -606,7 +632,14 @@ def load_table(
     rejects = RejectLog(op_dir, fmt, header)
     max_count, max_ratio = _parse_max_errors(options.max_errors)
 
-    result = LoadResult(operation_id, info.keyspace, info.table, options.source, log_dir=op_dir, timestamp=op_timestamp)
+    result = LoadResult(
+        operation_id,
+        info.keyspace,
+        info.table,
+        options.source,
+        log_dir=op_dir,
+        timestamp=options.write_timestamp or op_timestamp,
+    )
     statements = _Statements(session, info, plan, consistency)
     lock = threading.Lock()
     started = time.monotonic()
@@ -650,6 +683,7 @@ def load_table(
             max_attempts=options.max_attempts if not plan.counter else 1,
             rows_per_second=options.max_rows_per_second,
             timeout=options.request_timeout,
+            cancel=options.cancel,
         )
 
     def check_errors() -> None:
@@ -659,11 +693,13 @@ def load_table(
         )
         if over:
             limit = f"{max_count}" if max_count is not None else f"{(max_ratio or 0) * 100:g}%"
-            raise LoadAborted(
+            exc = LoadAborted(
                 f"aborted: {errors} rejected record(s) after {result.records} read exceeds max_errors={limit}; "
                 f"{result.rows_written} rows written. Records and reasons: {rejects.records_path}, "
-                f"{rejects.errors_path}. Fix them and rerun with --resume to continue."
+                f"{rejects.errors_path}. Fix them and rerun with resume (--resume) to continue."
             )
+            exc.result = result
+            raise exc
 
     # Per-row writes: columns grouped by their own (timestamp, ttl) when the source has writetimes.
     keys_n = len(plan.keys)
@@ -720,7 +756,7 @@ def load_table(
         if n == 0:
             return
         unset = UNSET_VALUE if options.null_to_unset else None
-        if not (plan.writetime_fields or plan.ttl_fields) and not plan.counter:
+        if not (plan.writetime_fields or plan.ttl_fields or plan.list_columns) and not plan.counter:
             extra = [f"__{x}" for x in (plan.row_timestamp, plan.row_ttl) if x]
             extras = {name: driver_values(batch.column(name), batch.schema.field(name)) for name in extra}
             row_ts_fast = extras.get(f"__{plan.row_timestamp}") if plan.row_timestamp else None
@@ -761,14 +797,21 @@ def load_table(
                 c_ttl: Any = tl_vals[c][r] if c in tl_vals else ttl
                 if c in tl_vals and c_ttl is None:
                     c_ttl = 0  # the cell had no TTL: write it without one, whatever the table default
+                if c in plan.list_columns:
+                    c_ts = _CLIENT_TIMESTAMP
                 groups[(c_ts, UNSET_VALUE if c_ttl is None else c_ttl)].append(j)
-                if c_ts is not None and (latest is None or c_ts > latest):
+                if c_ts is not None and c_ts is not _CLIENT_TIMESTAMP and (latest is None or c_ts > latest):
                     latest = c_ts
             if not groups:
                 groups[(None, UNSET_VALUE)] = []
             for (g_ts, g_ttl), idx in groups.items():
-                stmt = statements.get(tuple(plan.keys) + tuple(value_cols[j] for j in idx))
+                names = tuple(plan.keys) + tuple(value_cols[j] for j in idx)
                 values = key + [unset if vals[j][r] is None else vals[j][r] for j in idx]
+                if g_ts is _CLIENT_TIMESTAMP:
+                    stmt = statements.get(names, timestamp=False)
+                    yield _Write.of(stmt.bind([*values, g_ttl])), (st, r), 0, None
+                    continue
+                stmt = statements.get(names)
                 # Columns without a writetime of their own (collections, keys) take the row's newest.
                 write_ts = g_ts if g_ts is not None else (latest if latest is not None else ts)
                 yield _Write.of(stmt.bind([*values, write_ts, g_ttl])), (st, r), 0, None
@@ -844,12 +887,14 @@ def load_table(
                 last_resource = resource
                 result.resources += 1
             for chunk in chunks:
+                if options.cancel is not None and options.cancel.is_set():
+                    raise LoadCancelled(f"load into {info.keyspace}.{info.table} cancelled")
                 st = _ChunkState(chunk)
                 submit_chunk(st)
                 with lock:
                     finish_rows([st])  # all of the chunk's rows are submitted
                 checkpoint.write()
-            _mark_complete_when_done(checkpoint, resource, executor)
+            _mark_complete_when_done(checkpoint, resource, executor, options.cancel)
         if executor is not None:
             executor.drain()
         checkpoint.write(force=True)
@@ -887,11 +932,13 @@ def load_table(
     return result
 
 
-def _mark_complete_when_done(checkpoint: Checkpoint, resource: str, executor: Any) -> None:
+def _mark_complete_when_done(checkpoint: Checkpoint, resource: str, executor: Any, cancel: Any) -> None:
     """A resource is complete once everything read from it is acknowledged: cheap to check at the
     end of each resource by draining, which also bounds memory to one resource's in-flight writes."""
     if executor is not None:
         executor.drain()
+    if cancel is not None and cancel.is_set():
+        raise LoadCancelled("load cancelled")
     checkpoint.finish(resource)
 
 
@@ -1128,8 +1175,11 @@ def _chunks(
             result.skipped_resumed += checkpoint.done[resource].total()
             return
         row_filter = src.row_filter
-        if options.only_range and "_cb_range" in [f.name for f in ice_table.schema().fields] and not row_filter:
-            row_filter = f"_cb_range = '{options.only_range}'"
+        fields = [f.name for f in ice_table.schema().fields]
+        if options.only_range and "_cb_range" in fields and _export_splits(ice_table, snapshot) == _count(options):
+            # Our export's range column narrows the scan; the token filter still checks every row.
+            by_range = f"_cb_range = '{options.only_range}'"
+            row_filter = by_range if not row_filter else f"({row_filter}) and {by_range}"
         yield resource, read_iceberg_chunks(ice_table, src, snapshot, plan.targets, row_filter, skipper(resource))
         return
     assert files is not None
@@ -1161,6 +1211,29 @@ def _chunks(
             )
         else:
             yield resource, read_parquet_chunks(files, rel, plan.targets, skip)
+
+
+def _count(options: LoadOptions) -> int | None:
+    try:
+        return range_by_id(options.only_range).count if options.only_range else None
+    except ValueError:
+        return None
+
+
+def _export_splits(table: Any, snapshot_id: int | None) -> int | None:
+    """The split count of the cassandra-bulk export that wrote the snapshot (from its summary:
+    ``r03-of-16`` or ``16 ranges``); None if it is not ours or says nothing."""
+    import re
+
+    if snapshot_id is None:
+        return None
+    snap = table.snapshot_by_id(snapshot_id)
+    summary = snap.summary if snap is not None else None
+    text = summary.get("cassandra-bulk.ranges") if summary is not None else None
+    if not text:
+        return None
+    found = re.search(r"-of-(\d+)$", text) or re.search(r"^(\d+) ranges$", text)
+    return int(found.group(1)) if found else None
 
 
 def _other_range_file(rel: str, range_id: str) -> bool:

@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
+from tenacity import Retrying, retry_if_exception, stop_after_attempt, stop_when_event_set, wait_exponential_jitter
 
 log = logging.getLogger("cassandra_bulk.load")
 
@@ -95,6 +95,7 @@ class Executor:
         max_attempts: int = 10,
         rows_per_second: float | None = None,
         timeout: float = 60.0,
+        cancel: threading.Event | None = None,
     ):
         self.session = session
         self.slots = threading.BoundedSemaphore(max(1, concurrency))
@@ -110,12 +111,21 @@ class Executor:
         self._idle = threading.Condition()
         self._stopped = False
         self.fatal: BaseException | None = None
+        self.cancel = cancel or threading.Event()
 
     def submit(self, work: Work) -> None:
         if self.fatal is not None:
             raise self.fatal
+        if self.cancel.is_set():
+            from .load import LoadCancelled
+
+            raise LoadCancelled("load cancelled")
         self.limiter.take(len(work.rows))
-        self.slots.acquire()
+        while not self.slots.acquire(timeout=0.5):
+            if self.cancel.is_set():
+                from .load import LoadCancelled
+
+                raise LoadCancelled("load cancelled")
         with self._idle:
             self._pending += 1
         try:
@@ -168,7 +178,7 @@ class Executor:
             self.retries += 1
 
         for attempt in Retrying(
-            stop=stop_after_attempt(max(1, self.max_attempts - 1)),
+            stop=stop_after_attempt(max(1, self.max_attempts - 1)) | stop_when_event_set(self.cancel),
             wait=wait_exponential_jitter(multiplier=0.1, max=10),
             retry=retry_if_exception(retryable),
             before_sleep=note,
@@ -185,8 +195,17 @@ class Executor:
                 self._idle.notify_all()
 
     def drain(self, timeout: float | None = None) -> None:
+        """Wait for every request; once cancelled, wait at most a few seconds more."""
+        deadline = None if timeout is None else time.monotonic() + timeout
         with self._idle:
-            self._idle.wait_for(lambda: self._pending == 0, timeout=timeout)
+            while self._pending:
+                if self.cancel.is_set():
+                    self._idle.wait_for(lambda: self._pending == 0, timeout=5)
+                    break
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    break
+                self._idle.wait_for(lambda: self._pending == 0, timeout=0.5 if left is None else min(0.5, left))
         if self.fatal is not None:
             raise self.fatal
 

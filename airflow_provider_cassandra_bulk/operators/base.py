@@ -113,6 +113,7 @@ class CassandraBulkBaseOperator(BaseOperator):
         self._hook: CassandraBulkHook | None = None
         self._killed = False
         self._source: SourceTable | None = None
+        self._scan_cancel: Any = None  # a threading.Event made in execute (an Event does not deep-copy)
 
     @property
     def hook(self) -> CassandraBulkHook:
@@ -152,10 +153,16 @@ class CassandraBulkBaseOperator(BaseOperator):
         return cluster, session, info
 
     def _scan_options(self) -> Any:
+        import threading
+
         from cassandra_bulk_core.scan import ScanOptions
 
         config = self.hook.get_connection_config()
+        self._scan_cancel = threading.Event()
+        if self._killed:
+            self._scan_cancel.set()
         return ScanOptions(
+            cancel=self._scan_cancel,
             columns=tuple(self.columns) if self.columns else None,
             page_size=self.page_size or self.hook.page_size or 5000,
             streams=self.streams,
@@ -191,8 +198,11 @@ class CassandraBulkBaseOperator(BaseOperator):
         return ranges
 
     def on_kill(self) -> None:
-        """Shut the driver cluster down: every in-flight query fails at once and the engine stops."""
+        """Cancel the engine's scan (its streams stop within a poll) and shut the driver cluster down:
+        every in-flight query fails at once and nothing is retried."""
         self._killed = True
+        if self._scan_cancel is not None:
+            self._scan_cancel.set()
         if self._hook is not None:
             self.log.warning("killed: shutting down the Cassandra connection of %s", self.task_id)
             self._hook.close()

@@ -446,3 +446,97 @@ def test_iceberg_source_at_a_snapshot_with_a_row_filter(keyspace: str, session: 
     )
     assert result.rows_written == 100
     assert session.execute(f"SELECT v FROM {keyspace}.eu WHERE k = 0").one().v == 2
+
+
+def test_replaying_a_load_keeps_non_frozen_lists_whole(keyspace: str, session: Any, conn: Any, tmp_path: Path) -> None:
+    """A list rewritten at the same timestamp would keep its old elements (they are keyed by time
+    UUIDs): lists take a fresh client timestamp per attempt, so a replay replaces them."""
+    cluster, sess = conn
+    session.execute(f"CREATE TABLE {keyspace}.l (k int PRIMARY KEY, xs list<int>, tags set<text>, v text)")
+    (tmp_path / "in.jsonl").write_text(
+        "".join(json.dumps({"k": i, "xs": [i, i + 1], "tags": ["a"], "v": f"v{i}"}) + "\n" for i in range(50))
+    )
+    info = resolve_table(cluster, keyspace, "l")
+    options = LoadOptions(source=str(tmp_path / "in.jsonl"), log_dir=str(tmp_path / "logs"), write_timestamp=1000)
+    for _ in range(2):  # the same load twice, with a fixed timestamp: what a crash + resume replays
+        assert load_table(cluster, sess, info, options).rows_written == 50
+    rows = {r.k: r for r in session.execute(f"SELECT k, xs, tags, v, writetime(v) FROM {keyspace}.l")}
+    assert {k: list(r.xs) for k, r in rows.items()} == {i: [i, i + 1] for i in range(50)}
+    assert {r.writetime_v for r in rows.values()} == {1000}
+
+
+def test_cancel_stops_a_load_and_keeps_its_checkpoint(keyspace: str, session: Any, conn: Any, tmp_path: Path) -> None:
+    import threading
+
+    from cassandra_bulk_core import Listener
+    from cassandra_bulk_core.load import LoadCancelled
+
+    cluster, sess = conn
+    session.execute(f"CREATE TABLE {keyspace}.kv (k int PRIMARY KEY, v text)")
+    (tmp_path / "in.csv").write_text("k,v\n" + "".join(f"{i},v{i}\n" for i in range(20000)))
+    cancel = threading.Event()
+
+    class CancelSoon(Listener):
+        def on_progress(self, rows: int, bytes_: int) -> None:
+            cancel.set()
+
+    options = LoadOptions(
+        source=str(tmp_path / "in.csv"), log_dir=str(tmp_path / "logs"), cancel=cancel, max_rows_per_second=2000
+    )
+    started = time.monotonic()
+    with pytest.raises(LoadCancelled):
+        load_table(cluster, sess, resolve_table(cluster, keyspace, "kv"), options, CancelSoon())
+    assert time.monotonic() - started < 15
+    written = session.execute(f"SELECT count(*) FROM {keyspace}.kv").one()[0]
+    assert written < 20000
+    resumed = load_table(
+        cluster,
+        sess,
+        resolve_table(cluster, keyspace, "kv"),
+        LoadOptions(source=str(tmp_path / "in.csv"), log_dir=str(tmp_path / "logs"), resume=True),
+    )
+    assert resumed.errors == 0
+    assert session.execute(f"SELECT count(*) FROM {keyspace}.kv").one()[0] == 20000
+
+
+def test_range_load_from_our_iceberg_export_with_a_row_filter(
+    keyspace: str, session: Any, conn: Any, tmp_path: Path
+) -> None:
+    cluster, sess = conn
+    for t in ("kv", "dst"):
+        session.execute(f"CREATE TABLE {keyspace}.{t} (k int PRIMARY KEY, region text)")
+    insert = session.prepare(f"INSERT INTO {keyspace}.kv (k, region) VALUES (?, ?)")
+    for i in range(400):
+        session.execute(insert, (i, "eu" if i % 2 else "us"))
+    warehouse = str(tmp_path / "wh")
+    export_to_iceberg(
+        cluster,
+        sess,
+        resolve_table(cluster, keyspace, "kv"),
+        ExportOptions(destination="", splits=4),
+        IcebergOptions(warehouse=warehouse),
+    )
+    total = 0
+    for planned in plan_ranges(4):
+        src = IcebergSource(table=f"{keyspace}.kv", warehouse=warehouse, row_filter="region = 'eu'")
+        opts = LoadOptions(iceberg=src, only_range=planned.id, log_dir=str(tmp_path / "logs"))
+        result = load_table(cluster, sess, resolve_table(cluster, keyspace, "dst"), opts)
+        assert result.skipped_other_range == 0  # the _cb_range filter read only this range's rows
+        total += result.rows_written
+    assert total == 200
+    assert {r.region for r in session.execute(f"SELECT region FROM {keyspace}.dst")} == {"eu"}
+
+
+def test_load_aborted_carries_its_result(keyspace: str, session: Any, conn: Any, tmp_path: Path) -> None:
+    cluster, sess = conn
+    session.execute(f"CREATE TABLE {keyspace}.kv (k int PRIMARY KEY, v int)")
+    (tmp_path / "in.csv").write_text("k,v\n1,1\n2,x\n3,y\n")
+    with pytest.raises(LoadAborted) as err:
+        load_table(
+            cluster,
+            sess,
+            resolve_table(cluster, keyspace, "kv"),
+            LoadOptions(source=str(tmp_path / "in.csv"), log_dir=str(tmp_path), max_errors=1),
+        )
+    assert err.value.result is not None and err.value.result.rejected == 2
+    assert Path(err.value.result.log_dir, "errors.log").exists()
