@@ -32,12 +32,23 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.integration)
 
 
+def _shutdown_driver_clusters() -> None:
+    """Shut down driver clusters still open (adapters cache one per process until exit) before the
+    nodes stop: otherwise their reconnect threads log into pytest's closed capture streams."""
+    from cassandra import cluster as driver
+
+    shutdown = getattr(driver, "_shutdown_clusters", None)
+    if shutdown is not None:
+        shutdown()
+
+
 @pytest.fixture(scope="session")
 def cassandra() -> Iterator[CassandraTarget]:
     target = acquire(name="pytest-1", nodes=1, base_address=SINGLE_BASE)
     try:
         yield target
     finally:
+        _shutdown_driver_clusters()
         target.release()
 
 
@@ -47,6 +58,7 @@ def cassandra_cluster() -> Iterator[CassandraTarget]:
     try:
         yield target
     finally:
+        _shutdown_driver_clusters()
         target.release()
 
 
