@@ -514,6 +514,13 @@ def _mapping(text: str | None) -> dict[str, str] | None:
     help="unlogged batches by partition key, by replica set, or auto: partitions first, the rest by replica set",
 )
 @click.option("--max-batch-statements", type=int, default=32, show_default=True)
+@click.option(
+    "--max-batch-partitions",
+    type=int,
+    default=10,
+    show_default=True,
+    help="partitions per replica-set batch (Cassandra warns above unlogged_batch_across_partitions_warn_threshold)",
+)
 @click.option("--concurrency", type=int, help="requests in flight [from the row size]")
 @click.option("--max-rows-per-second", type=float, help="rate limit")
 @click.option("--max-errors", default="100", show_default=True, help="rejects allowed: a count, N%, or -1")
@@ -558,6 +565,7 @@ def load_cmd(
     preserve_writetime: bool,
     batch_mode: str,
     max_batch_statements: int,
+    max_batch_partitions: int,
     concurrency: int | None,
     max_rows_per_second: float | None,
     max_errors: str,
@@ -645,6 +653,7 @@ def load_cmd(
         preserve_writetime=preserve_writetime,
         batch_mode=batch_mode,
         max_batch_statements=max_batch_statements,
+        max_batch_partitions=max_batch_partitions,
         concurrency=concurrency,
         max_rows_per_second=max_rows_per_second,
         consistency=config.consistency,
