@@ -135,3 +135,44 @@ def test_demo_runs_the_example_with_the_airflow_cli(airflow_conn: Any, kv: str, 
     cassandra = airflow_conn
     rows = demo.run(cassandra.contact_points[0], cassandra.port, keyspace, table, str(tmp_path / "wh"))
     assert rows == cassandra_rows(session, kv) == ROWS
+
+
+EXPAND_KWARGS_DAG = """
+import datetime as dt
+import os
+
+from airflow.sdk import DAG
+
+from airflow_provider_cassandra_bulk.operators.export import CassandraToIcebergOperator
+from airflow_provider_cassandra_bulk.operators.plan import CassandraRangePlanOperator
+
+with DAG("cb_expand_kwargs", schedule=None, start_date=dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)) as dag:
+    plan = CassandraRangePlanOperator(task_id="plan", splits=4)
+    CassandraToIcebergOperator.partial(
+        task_id="export_range", table=os.environ["CB_TABLE"], warehouse=os.environ["CB_WAREHOUSE"]
+    ).expand_kwargs(plan.output.map(lambda d: {"range_id": d}))
+"""
+
+
+def test_mapped_export_with_expand_kwargs(
+    airflow_db: Path, airflow_conn: Any, kv: str, session: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The planner's descriptors also feed ``expand_kwargs`` (one dict of operator arguments each)."""
+    import importlib.util
+    import os
+
+    warehouse = str(tmp_path / "wh")
+    monkeypatch.setenv("CB_TABLE", kv)
+    monkeypatch.setenv("CB_WAREHOUSE", warehouse)
+    dag_file = Path(os.environ["AIRFLOW__CORE__DAGS_FOLDER"]) / "cb_expand_kwargs.py"
+    dag_file.write_text(EXPAND_KWARGS_DAG)
+    spec = importlib.util.spec_from_file_location("cb_expand_kwargs", dag_file)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    run = module.dag.test(logical_date=DAY)
+    tis = task_instances(run)
+    assert run.state == "success", {k: ti.state for k, ti in tis.items()}
+    exports = [ti for (task, _), ti in tis.items() if task == "export_range"]
+    assert sorted(ti.rendered_map_index for ti in exports) == [f"r{i}-of-4" for i in range(4)]
+    assert iceberg_table(warehouse, kv).scan().to_arrow().num_rows == cassandra_rows(session, kv) == ROWS
