@@ -334,9 +334,7 @@ def export_cmd(
     **conn: Any,
 ) -> None:
     """Export a table to Parquet, CSV or JSON Lines files, one set of files per token range."""
-    import logging
 
-    from .events import LoggingListener, ProgressFileListener, RichProgressListener
     from .export import ExportOptions, export_table
     from .scan import ScanOptions
     from .sinks import SinkOptions
@@ -377,24 +375,9 @@ def export_cmd(
         ),
         storage=StorageOptions.from_env(s3_endpoint_url=s3_endpoint_url),
     )
-    listeners: list[Any] = []
-    if log_json:
-        logging.basicConfig(level=logging.INFO, format="%(message)s")
-        listeners.append(LoggingListener(as_json=True))
-    if progress_file:
-        listeners.append(ProgressFileListener(progress_file))
-    if metrics_port is not None or metrics_textfile:
-        from .events import PrometheusListener
-
-        listeners.append(PrometheusListener(f"{ks}.{tbl}", port=metrics_port, textfile=metrics_textfile))
-    if webhook_url:
-        from .events import WebhookListener
-
-        listeners.append(WebhookListener(webhook_url))
-    if progress if progress is not None else sys.stderr.isatty():
-        listeners.append(RichProgressListener(f"{ks}.{tbl}"))
-    from .events import CompositeListener
-
+    listener = _listeners(
+        f"{ks}.{tbl}", progress, log_json, progress_file, metrics_port, metrics_textfile, webhook_url, f"{ks}.{tbl}"
+    )
     if target == "files" and not destination:
         raise click.UsageError("--url is required (or --to iceberg)")
     cluster, session = config.connect()
@@ -413,9 +396,9 @@ def export_cmd(
                 sort_by=tuple(c.strip() for c in sort_by.split(",")) if sort_by else (),
                 partition_by=tuple(p.strip() for p in partition_by.split(";") if p.strip()) if partition_by else (),
             )
-            result = export_to_iceberg(cluster, session, info, options, ice, CompositeListener(listeners))
+            result = export_to_iceberg(cluster, session, info, options, ice, listener)
         else:
-            result = export_table(cluster, session, info, options, CompositeListener(listeners))
+            result = export_table(cluster, session, info, options, listener)
     finally:
         cluster.shutdown()
     click.echo(json.dumps(result.summary()))
