@@ -106,16 +106,13 @@ def _write_timestamp(
     return "operation", None
 
 
-def _row_filter(load: IcebergCassandraTable, range_id: str, export_date: str | None) -> str | None:
-    """The Iceberg row filter for one range: the user's, narrowed to the range's rows when the table
-    is an export of this package (``source``), and for a daily export to one date's slice.
+def _row_filter(load: IcebergCassandraTable, export_date: str | None) -> str | None:
+    """The Iceberg row filter: the user's, and for a daily export one date's slice.
 
-    The engine narrows an exported table to ``_cb_range = <range>`` itself only when given no
-    filter, so a filter built here names the range too (the token check stays exact either way).
+    Narrowing an exported table to the range's rows (``_cb_range``) is the engine's job (it ANDs
+    it with this filter when the export's split count matches); the token check stays exact.
     """
     terms = [f"({load.row_filter})"] if load.row_filter else []
-    if (load.source is not None and terms) or export_date is not None:
-        terms.append(f"_cb_range = '{range_id}'")
     if export_date is not None:
         terms.append(f"_cb_export_date = '{export_date}'")
     return " AND ".join(terms) or None
@@ -208,7 +205,7 @@ def load_partitions(
         if catalog is not None and load.is_iceberg:
             options["iceberg"] = replace(
                 catalog.iceberg_source(load.iceberg_identifier, snapshot_id=snapshot_id),
-                row_filter=_row_filter(load, range_id, export_date),
+                row_filter=_row_filter(load, export_date),
             )
         try:
             result = load_table(
