@@ -13,7 +13,6 @@ and reasons are in ``<log_dir>/load_<time>_<id>/rejects.*`` and ``errors.log``, 
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import os
 import tempfile
@@ -133,12 +132,9 @@ class _CassandraLoadOperator(CassandraBulkBaseOperator):
         from cassandra_bulk_core.load import LoadOptions
 
         config = self.hook.get_connection_config()
-        extra: dict[str, Any] = {}
-        if "cancel" in {f.name for f in dataclasses.fields(LoadOptions)}:  # an engine with a load cancel
-            extra["cancel"] = self._cancel
         return LoadOptions(
             **self._source_options(info),
-            **extra,
+            cancel=self._cancel,
             only_range=only_range,
             mapping=dict(self.mapping) if self.mapping else None,
             ttl=self.ttl,
