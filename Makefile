@@ -16,7 +16,7 @@ help:
 	@echo "make bench           cassandra-bulk vs DSBulk vs cqlsh COPY on the local node (BENCH_ARGS=...)"
 
 # Python deps exactly as locked (all extras: dagster, airflow, s3, gcs, azure, plus the dev group).
-.venv/.synced: uv.lock pyproject.toml
+.venv/.synced: uv.lock pyproject.toml native/Cargo.toml native/pyproject.toml $(wildcard native/src/*.rs)
 	@bash tools/bootstrap.sh
 	$(UV) sync --frozen --all-extras --compile-bytecode
 	@touch $@

@@ -9,6 +9,7 @@ from typing import Any
 
 
 def get_provider_info() -> dict[str, Any]:
+    from airflow_provider_cassandra_bulk.connection_form import conn_fields, ui_field_behaviour
     from cassandra_bulk_core import __version__
 
     return {
@@ -28,6 +29,8 @@ def get_provider_info() -> dict[str, Any]:
                 "connection-type": "cassandra_bulk",
                 "hook-class-name": "airflow_provider_cassandra_bulk.hooks.cassandra_bulk.CassandraBulkHook",
                 "hook-name": "Cassandra Bulk",
+                "conn-fields": conn_fields(),
+                "ui-field-behaviour": ui_field_behaviour(),
             }
         ],
         "hooks": [
@@ -45,6 +48,7 @@ def get_provider_info() -> dict[str, Any]:
                     "airflow_provider_cassandra_bulk.operators.count",
                     "airflow_provider_cassandra_bulk.operators.verify",
                     "airflow_provider_cassandra_bulk.operators.load",
+                    "airflow_provider_cassandra_bulk.operators.maintenance",
                 ],
             }
         ],

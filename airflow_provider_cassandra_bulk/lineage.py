@@ -12,9 +12,10 @@ files are their object-store location (``s3://bucket`` / ``prefix``, or ``file``
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 if TYPE_CHECKING:
     from airflow_provider_cassandra_bulk.operators.base import SourceTable
@@ -35,6 +36,59 @@ def iceberg_namespace(warehouse: str, catalog_properties: Mapping[str, str] | No
         if props.get(key):
             return _strip_credentials(str(props[key])).rstrip("/")
     return Path(warehouse).absolute().as_uri()
+
+
+@dataclass(frozen=True)
+class IcebergLocation:
+    """Where a catalog lives, as the parts of an asset URI: authority, path and query."""
+
+    netloc: str
+    path: str
+    query: str = ""
+
+
+def iceberg_location(
+    warehouse: str, catalog_name: str, catalog_properties: Mapping[str, str] | None
+) -> IcebergLocation:
+    """The catalog's identity for an asset URI, without credentials and without reading any file
+    (it runs at DAG parse): the ``uri`` property (scheme dropped; ``warehouse=`` as the query when
+    set), else the ``warehouse`` property, else a named catalog's name, else the embedded catalog's
+    absolute warehouse directory."""
+    props = dict(catalog_properties or {})
+
+    def parts_of(value: str) -> tuple[str, str]:
+        parts = urlsplit(_strip_credentials(value))
+        if parts.scheme and len(parts.scheme) > 1:  # not a Windows drive letter
+            netloc, path = parts.netloc, parts.path
+        else:
+            netloc, path = "", Path(value).absolute().as_posix()
+        path = path.rstrip("/")
+        return netloc, ("/" + path.lstrip("/")) if path else ""
+
+    if props.get("uri"):
+        extra = props.get("warehouse")
+        query = urlencode({"warehouse": _strip_credentials(str(extra))}) if extra else ""
+        return IcebergLocation(*parts_of(str(props["uri"])), query)
+    if props.get("warehouse"):
+        return IcebergLocation(*parts_of(str(props["warehouse"])))
+    if catalog_name != "default":
+        return IcebergLocation(f"catalog-{catalog_name}", "")
+    return IcebergLocation(*parts_of(str(warehouse)))
+
+
+def run_catalog_properties(
+    catalog_name: str, explicit: Mapping[str, str] | None, warehouse: str
+) -> Mapping[str, str] | None:
+    """The properties the task's catalog was opened with, a catalog configured only in
+    ``.pyiceberg.yaml`` / ``PYICEBERG_CATALOG__*`` included, so its lineage namespace is its own
+    ``warehouse``/``uri`` and not the operator's default warehouse directory. Called after
+    ``execute`` (the engine is loaded by then); used for naming only, and never logged."""
+    try:
+        from cassandra_bulk_core.iceberg.catalog_config import resolve_catalog
+
+        return resolve_catalog(catalog_name, dict(explicit or {}), warehouse)[1]
+    except Exception:  # lineage must not fail a task that succeeded: fall back to what was given
+        return explicit
 
 
 def iceberg_dataset(

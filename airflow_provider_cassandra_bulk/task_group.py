@@ -6,15 +6,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from airflow.sdk import TaskGroup
+
 from airflow_provider_cassandra_bulk.hooks.cassandra_bulk import CassandraBulkHook
 from airflow_provider_cassandra_bulk.operators.export import CassandraToIcebergOperator
 from airflow_provider_cassandra_bulk.operators.plan import CassandraRangePlanOperator
 from airflow_provider_cassandra_bulk.operators.verify import CassandraIcebergVerifyOperator
-
-try:  # Airflow 3 Task SDK
-    from airflow.sdk import TaskGroup
-except ImportError:  # pragma: no cover - Airflow 2
-    from airflow.utils.task_group import TaskGroup  # type: ignore[no-redef,unused-ignore]
 
 
 def cassandra_to_iceberg_task_group(

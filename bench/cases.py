@@ -13,7 +13,7 @@ import functools
 import shutil
 import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -92,6 +92,28 @@ def cb_load_available() -> str:
 
 
 @functools.cache
+def cb_processes_available() -> str:
+    """ "" when ``cassandra-bulk export`` accepts ``--processes``, else why not (the processes table
+    lights up by itself once it does)."""
+    res = subprocess.run(_python_cli("export", "--help"), capture_output=True, text=True, check=False)
+    if res.returncode == 0 and "--processes" in res.stdout:
+        return ""
+    return "`cassandra-bulk export` has no --processes option (yet)"
+
+
+@functools.cache
+def native_decoding() -> str:
+    """Whether cassandra-bulk decodes pages natively by default: "on", or "off (why)"."""
+    try:
+        from cassandra_bulk_core.types import native
+    except ImportError as exc:
+        return f"off ({exc})"
+    if native.enabled():
+        return "on"
+    return "off (CASSANDRA_BULK_NATIVE is set)" if native.module() is not None else "off (no compiled module)"
+
+
+@functools.cache
 def dsbulk_count_available() -> str:
     try:
         jar, reason = dsbulk.count_jar()
@@ -108,6 +130,7 @@ class Case:
     tool: str  # the label in the table, e.g. "cassandra-bulk parquet"
     family: str  # DSBULK, CQLSH or CB: what the ratios compare
     slug: str
+    env: dict[str, str] = field(default_factory=dict)  # extra environment variables for the tool
 
     def unavailable(self, ctx: Context) -> str:
         return ""
@@ -179,16 +202,25 @@ class CqlshCopyTo(ExportCase):
 
 
 class CbExport(ExportCase):
-    """``cassandra-bulk export`` to files (csv/parquet) or to an Iceberg table (embedded catalog)."""
+    """``cassandra-bulk export`` to files (csv/parquet) or to an Iceberg table (embedded catalog).
 
-    def __init__(self, fmt: str, **kw: Any) -> None:
+    ``processes``: pass ``--processes N`` (the case is unavailable while the CLI has no such option).
+    """
+
+    def __init__(self, fmt: str, processes: int | None = None, **kw: Any) -> None:
         super().__init__(**kw)
         self.fmt = fmt
+        self.processes = processes
+
+    def unavailable(self, ctx: Context) -> str:
+        return cb_processes_available() if self.processes else ""
 
     def command(self, ctx: Context) -> list[str]:
         base = _python_cli(
             "export", "-h", ctx.host, "--port", str(ctx.port), "-t", f"{ctx.keyspace}.{ctx.table}", "--no-progress"
         )
+        if self.processes:
+            base += ["--processes", str(self.processes)]
         if self.fmt == "iceberg":
             return [*base, "--to", "iceberg", "--warehouse", str(ctx.out(self.slug)), *ctx.cb_export_args]
         return [*base, "--format", self.fmt, "--url", str(ctx.out(self.slug)), *ctx.cb_export_args]
@@ -294,15 +326,45 @@ class CbLoad(LoadCase):
         )
 
 
+NATIVE_OFF = "native off"
+"""The label suffix of the export cases run with ``CASSANDRA_BULK_NATIVE=0`` (the driver decodes)."""
+PROCESSES = "--processes"
+"""The label part of the ``--processes N`` cases (the processes table)."""
+
+
 def all_cases() -> dict[str, list[Case]]:
-    """The cases per operation, peers first (their medians are the ratios' denominators)."""
+    """The cases per operation, peers first (their medians are the ratios' denominators).
+
+    cassandra-bulk's Parquet export and load also run with native decoding/encoding switched off, and with
+    ``--processes 1`` and ``2`` (reported unavailable, and left out of the table, while the CLI has
+    no ``--processes``).
+    """
     dsbulk_csv = DsbulkUnload(op="export", tool="DSBulk unload csv", family=DSBULK, slug="dsbulk-csv")
     cqlsh_csv = CqlshCopyTo(op="export", tool="cqlsh COPY TO csv", family=CQLSH, slug="cqlsh-csv")
     cb_csv = CbExport("csv", op="export", tool="cassandra-bulk csv", family=CB, slug="cb-csv")
     cb_parquet = CbExport("parquet", op="export", tool="cassandra-bulk parquet", family=CB, slug="cb-parquet")
+    cb_parquet_off = CbExport(
+        "parquet",
+        op="export",
+        tool=f"cassandra-bulk parquet, {NATIVE_OFF}",
+        family=CB,
+        slug="cb-parquet-driver",
+        env={"CASSANDRA_BULK_NATIVE": "0"},
+    )
     cb_iceberg = CbExport("iceberg", op="export", tool="cassandra-bulk iceberg", family=CB, slug="cb-iceberg")
+    processes = [
+        CbExport(
+            "parquet",
+            processes=n,
+            op="export",
+            tool=f"cassandra-bulk parquet {PROCESSES} {n}",
+            family=CB,
+            slug=f"cb-p{n}",
+        )
+        for n in (1, 2)
+    ]
     return {
-        "export": [dsbulk_csv, cqlsh_csv, cb_csv, cb_parquet, cb_iceberg],
+        "export": [dsbulk_csv, cqlsh_csv, cb_csv, cb_parquet, cb_parquet_off, cb_iceberg, *processes],
         "count": [
             DsbulkCount(op="count", tool="DSBulk count", family=DSBULK, slug="dsbulk-count"),
             CbCount(op="count", tool="cassandra-bulk count", family=CB, slug="cb-count"),
@@ -312,5 +374,14 @@ def all_cases() -> dict[str, list[Case]]:
             CqlshCopyFrom(cqlsh_csv, op="load", tool="cqlsh COPY FROM csv", family=CQLSH, slug="cqlsh-load"),
             CbLoad("csv", cb_csv, op="load", tool="cassandra-bulk load csv", family=CB, slug="cb-load-csv"),
             CbLoad("parquet", cb_parquet, op="load", tool="cassandra-bulk load parquet", family=CB, slug="cb-load-pq"),
+            CbLoad(
+                "parquet",
+                cb_parquet,
+                op="load",
+                tool=f"cassandra-bulk load parquet, {NATIVE_OFF}",
+                family=CB,
+                slug="cb-load-pq-driver",
+                env={"CASSANDRA_BULK_NATIVE": "0"},
+            ),
         ],
     }

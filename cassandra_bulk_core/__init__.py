@@ -1,39 +1,72 @@
 """cassandra-bulk's engine: plan token ranges, scan/count/export/load Cassandra tables.
 
 Never imports dagster or airflow: the adapters translate orchestrator concepts into these calls.
+Names are exported lazily (PEP 562): ``import cassandra_bulk_core.ring`` costs neither pyarrow nor
+the driver, and an adapter pays only for the stages it uses.
 """
 
-from importlib.metadata import PackageNotFoundError, version
+from __future__ import annotations
 
-try:
-    __version__ = version("cassandra-bulk")
-except PackageNotFoundError:  # running from a source tree that was never installed
-    __version__ = "0.0.0+unknown"
+import importlib
+from typing import Any
 
-from .connection import ConnectionConfig
-from .count import CountFailed, CountResult, count_table, count_window
-from .errors import BulkError, ConfigError, ConnectionFailed
-from .events import CompositeListener, Listener, LoggingListener, ProgressFileListener, RangeEvent
-from .export import ExportFailed, ExportOptions, ExportResult, RangeResult, export_range, export_table
-from .load import LoadAborted, LoadCancelled, LoadFailed, LoadOptions, LoadResult, load_table
-from .ring import (
-    FULL_RING,
-    MAX_TOKEN,
-    MIN_TOKEN,
-    PlannedRange,
-    TokenRange,
-    owning_ring_token,
-    plan_ranges,
-    range_by_id,
-)
-from .routing import SubRange, ring_tokens, route
-from .scan import ScanCancelled, ScanFailed, ScanOptions, ScanStats, TableScan
-from .sinks import SinkOptions
-from .sources import IcebergSource
-from .storage import Storage, StorageError, StorageOptions
-from .table import TableInfo, parse_qualified, resolve_table
-from .text_codecs import CsvOptions, TextCodecError
-from .types import ColumnType, column_type
+from ._version import __version__
+
+_EXPORTS: dict[str, str] = {
+    "ConnectionConfig": "connection",
+    "CountFailed": "count",
+    "CountResult": "count",
+    "count_table": "count",
+    "count_window": "count",
+    "BulkError": "errors",
+    "ConfigError": "errors",
+    "ConnectionFailed": "errors",
+    "CompositeListener": "events",
+    "Listener": "events",
+    "LoggingListener": "events",
+    "ProgressFileListener": "events",
+    "RangeEvent": "events",
+    "ExportFailed": "export",
+    "ExportOptions": "export",
+    "ExportResult": "export",
+    "RangeResult": "export",
+    "export_range": "export",
+    "export_table": "export",
+    "LoadAborted": "load",
+    "LoadCancelled": "errors",
+    "LoadFailed": "errors",
+    "LoadOptions": "load",
+    "LoadResult": "load",
+    "load_table": "load",
+    "FULL_RING": "ring",
+    "MAX_TOKEN": "ring",
+    "MIN_TOKEN": "ring",
+    "PlannedRange": "ring",
+    "TokenRange": "ring",
+    "owning_ring_token": "ring",
+    "plan_ranges": "ring",
+    "range_by_id": "ring",
+    "SubRange": "routing",
+    "ring_tokens": "routing",
+    "route": "routing",
+    "ScanCancelled": "scan",
+    "ScanFailed": "scan",
+    "ScanOptions": "scan",
+    "ScanStats": "scan",
+    "TableScan": "scan",
+    "SinkOptions": "sinks",
+    "IcebergSource": "sources",
+    "Storage": "io",
+    "StorageError": "io",
+    "StorageOptions": "io",
+    "TableInfo": "table",
+    "parse_qualified": "table",
+    "resolve_table": "table",
+    "CsvOptions": "text_codecs",
+    "TextCodecError": "text_codecs",
+    "ColumnType": "types",
+    "column_type": "types",
+}
 
 __all__ = [
     "FULL_RING",
@@ -77,6 +110,7 @@ __all__ = [
     "TextCodecError",
     "TokenRange",
     "__version__",
+    "aio",
     "column_type",
     "count_table",
     "count_window",
@@ -91,3 +125,22 @@ __all__ = [
     "ring_tokens",
     "route",
 ]
+
+
+_SUBMODULES = {"aio"}
+"""Exported as modules: ``from cassandra_bulk_core import aio`` (asyncio front end)."""
+
+
+def __getattr__(name: str) -> Any:
+    if name in _SUBMODULES:
+        return importlib.import_module(f"{__name__}.{name}")
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -9,6 +9,7 @@ files. So a crash followed by a resume gives exactly the uninterrupted result, r
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import time
@@ -16,15 +17,17 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, TypeVar
 
 from . import __version__
 from .errors import BulkError, ConfigError
 from .events import CompositeListener, Listener, RangeEvent
+from .io import Storage, StorageOptions
+from .parallel import resolve_processes, run_in_processes, without_events
 from .ring import FULL_RING, PlannedRange, TokenRange, plan_ranges
 from .scan import ScanOptions, ScanStats, TableScan
 from .sinks import PartFile, RangeWriter, SinkOptions
-from .storage import Storage, StorageOptions
 from .table import TableInfo
 
 RANGES_DIR = "_ranges"
@@ -68,6 +71,8 @@ class RangeResult:
     seconds: float = 0.0
     skipped: bool = False
     hosts: dict[str, int] = field(default_factory=dict)
+    empty_values: dict[str, int] = field(default_factory=dict)
+    """Per column, EMPTY values exported as null (reported, see :func:`scan.empty_values_message`)."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -78,6 +83,7 @@ class RangeResult:
             "skipped": self.skipped,
             "files": [f.to_dict() for f in self.files],
             "hosts": self.hosts,
+            **({"empty_values_as_null": self.empty_values} if self.empty_values else {}),
         }
 
 
@@ -114,7 +120,12 @@ class ExportResult:
             "files": len(self.files),
             "seconds": round(self.seconds, 3),
             "rows_per_s": round(self.rows / self.seconds, 1) if self.seconds else None,
+            **({"empty_values_as_null": self.empty_values_as_null} if self.empty_values_as_null else {}),
         }
+
+    @property
+    def empty_values_as_null(self) -> int:
+        return sum(sum(r.empty_values.values()) for r in self.ranges)
 
 
 def fingerprint(table: TableInfo, scan: TableScan, options: ExportOptions) -> str:
@@ -138,8 +149,15 @@ def export_table(
     options: ExportOptions,
     listener: Listener | None = None,
     operation_id: str | None = None,
+    *,
+    processes: int = 1,
+    connection: Any = None,
 ) -> ExportResult:
-    """Export every planned range (or ``options.only_ranges``) of ``table`` to ``options.destination``."""
+    """Export every planned range (or ``options.only_ranges``) of ``table`` to ``options.destination``.
+
+    ``processes`` > 1 spreads the ranges over that many worker processes (see :mod:`.parallel`;
+    ``connection``, the :class:`~.connection.ConnectionConfig`, lets each one connect); 1 runs them
+    here, ``options.range_workers`` at a time; 0 means one process per core."""
     operation_id = operation_id or uuid.uuid4().hex[:12]
     events = CompositeListener([listener] if listener else [])
     storage = Storage(options.destination, options.storage)
@@ -157,13 +175,27 @@ def export_table(
     def one(planned: PlannedRange) -> RangeResult:
         return export_range(scan, storage, planned, options, fp, events, operation_id)
 
-    results, failures = run_ranges(plan, one, options.range_workers, "export")
+    workers = resolve_processes(processes, len(plan))
+    if workers > 1:
+        runner = partial(_range_runner, without_events(options), fp, operation_id)
+        results, failures = run_in_processes(
+            plan,
+            runner,
+            processes=workers,
+            connection=connection,
+            table=table,
+            events=events,
+            cancel=options.scan.cancel,
+            operation_id=operation_id,
+        )
+    else:
+        results, failures = run_ranges(plan, one, options.range_workers, "export")
     result = ExportResult(operation_id, table.keyspace, table.table, storage.uri, results, time.monotonic() - started)
     if failures:
         events.on_finish({**result.summary(), "failed_ranges": len(failures)})
         first = failures[0]
         raise ExportFailed(
-            f"{len(failures)} of {len(plan)} range(s) failed; finished ranges are kept and `--resume` "
+            f"{failed_ranges(failures, len(plan))}; finished ranges are kept and `--resume` "
             f"continues from them. First error: {first}"
         ) from first
     if options.only_ranges is None:
@@ -184,12 +216,40 @@ def run_ranges(
     results: list[T] = []
     failures: list[BaseException] = []
     with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix=name) as pool:
-        for fut in [pool.submit(one, r) for r in plan]:
+        for planned, fut in [(r, pool.submit(one, r)) for r in plan]:
             try:
                 results.append(fut.result())
             except BaseException as exc:
+                with contextlib.suppress(AttributeError):  # the range it failed, for the summary line
+                    if not getattr(exc, "range_id", ""):
+                        exc.range_id = planned.id  # type: ignore[attr-defined]
                 failures.append(exc)
     return results, failures
+
+
+def failed_ranges(failures: list[BaseException], planned: int, shown: int = 24) -> str:
+    """``"3 of 16 range(s) failed (r02-of-16, r07-of-16, r11-of-16)"``: the ids an operator passes to
+    ``--ranges`` (or clears as map indexes / partitions) to redo just those. A dead worker's failure
+    names its ranges in its own message."""
+    ids = sorted({rid for exc in failures if (rid := getattr(exc, "range_id", ""))})
+    text = f"{len(failures)} of {planned} range(s) failed"
+    if ids:
+        more = f", and {len(ids) - shown} more" if len(ids) > shown else ""
+        text += f" ({', '.join(ids[:shown])}{more})"
+    return text
+
+
+def _range_runner(
+    options: ExportOptions, fp: str, operation_id: str, cluster: Any, session: Any, table: TableInfo, events: Listener
+) -> Callable[[PlannedRange], RangeResult]:
+    """A worker process's range function (built once per worker, see :func:`.parallel.run_in_processes`)."""
+    storage = Storage(options.destination, options.storage)
+    scan = TableScan(cluster, session, table, options.scan)
+
+    def one(planned: PlannedRange) -> RangeResult:
+        return export_range(scan, storage, planned, options, fp, events, operation_id)
+
+    return one
 
 
 def export_range(
@@ -236,6 +296,7 @@ def export_range(
         parts,
         time.monotonic() - started,
         hosts=dict(stats.hosts),
+        empty_values=dict(stats.empty_values),
     )
     doc = {**result.to_dict(), "fingerprint": fp, "operation_id": operation_id, "version": __version__}
     storage.write_bytes(marker, json.dumps(doc, indent=2).encode())

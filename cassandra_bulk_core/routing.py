@@ -12,7 +12,10 @@ import itertools
 from dataclasses import dataclass
 from typing import Any
 
+from .errors import ConfigError
 from .ring import TokenRange, owning_ring_token
+
+MURMUR3 = "org.apache.cassandra.dht.Murmur3Partitioner"
 
 
 @dataclass(frozen=True)
@@ -23,6 +26,22 @@ class SubRange:
     @property
     def primary(self) -> Any:
         return self.replicas[0] if self.replicas else None
+
+
+def require_murmur3(cluster: Any) -> None:
+    """Refuse a cluster whose partitioner is not Murmur3, before any query.
+
+    Range plans, token windows and load routing are Murmur3 token math: on a RandomPartitioner
+    (tokens 0..2^127) or ByteOrderedPartitioner cluster, a "full" scan of the Murmur3 ring would
+    read part of the data and report success. Refusing is the only faithful answer until those
+    rings are planned too."""
+    partitioner = getattr(cluster.metadata, "partitioner", None)
+    if partitioner and partitioner != MURMUR3:
+        name = partitioner.rsplit(".", 1)[-1]
+        raise ConfigError(
+            f"the cluster uses {name}; cassandra-bulk plans token ranges for Murmur3Partitioner only, "
+            "so it refuses to run rather than cover part of the ring"
+        )
 
 
 def ring_tokens(cluster: Any) -> list[int]:
@@ -38,6 +57,7 @@ def route(
     """Cut ``tokens`` at vnode boundaries (then evenly) and attach each piece's replicas."""
     from cassandra.metadata import Murmur3Token
 
+    require_murmur3(cluster)
     token_map = cluster.metadata.token_map
     ring = ring_tokens(cluster)
     pieces = tokens.split_at(ring) if ring else [tokens]

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 from .errors import ConfigError
-from .storage import Storage
+from .io import Storage
 
 if TYPE_CHECKING:
     from .text_codecs import CsvOptions
@@ -89,8 +89,14 @@ _PART_RE = re.compile(r"^(?P<range>.+)-part-(?P<index>\d{5})\.")
 class RangeWriter:
     """Writes one range's batches into rolling part files; ``close()`` publishes, ``abort()`` discards."""
 
-    def __init__(self, storage: Storage, range_id: str, schema: pa.Schema, options: SinkOptions):
+    def __init__(
+        self, storage: Storage, range_id: str, schema: pa.Schema, options: SinkOptions, *, clean_stale: bool = True
+    ):
+        """:param clean_stale: on close, list the directory and delete this range's parts of earlier
+        attempts; off where the id is new per attempt (Iceberg) or the store refuses listing
+        (S3 Tables' table buckets)"""
         self.storage, self.range_id, self.schema, self.options = storage, range_id, schema, options
+        self.clean_stale = clean_stale
         self.parts: list[PartFile] = []
         self._cm: Any = None
         self._stream: Any = None
@@ -164,7 +170,7 @@ class RangeWriter:
             self._open_part()
             self._close_part()
         keep = {p.path for p in self.parts}
-        for path in stale_parts(self.storage, self.range_id):
+        for path in stale_parts(self.storage, self.range_id) if self.clean_stale else []:
             if path not in keep:
                 self.storage.delete(path)
         return self.parts

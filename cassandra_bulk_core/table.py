@@ -30,7 +30,11 @@ class TableInfo:
     partition_key: tuple[str, ...]
     clustering_key: tuple[str, ...]
     columns: tuple[str, ...]
-    metadata: Any  # cassandra.metadata.TableMetadata
+    metadata: Any  # cassandra.metadata.TableMetadata (or MaterializedViewMetadata)
+    view_of: str | None = None
+    """For a materialized view: its base table (``ks.t``). A view can be scanned, never written."""
+    virtual: bool = False
+    """A table of a virtual keyspace (``system_views``): read-only, served by the node itself."""
 
     @property
     def qualified(self) -> str:
@@ -39,6 +43,23 @@ class TableInfo:
     @property
     def token_expr(self) -> str:
         return f"token({', '.join(quote(c) for c in self.partition_key)})"
+
+    def check_writable(self) -> None:
+        """Refuse, before any write, a target Cassandra would refuse row by row (a view, a
+        virtual table, the schema tables): one clear line instead of every record rejected."""
+        if self.view_of is not None:
+            raise ConfigError(
+                f"{self.keyspace}.{self.table} is a materialized view of {self.view_of}; load into the base table"
+            )
+        if self.virtual:
+            raise ConfigError(f"{self.keyspace}.{self.table} is a virtual table (read-only); it cannot be loaded")
+        if self.keyspace in _READ_ONLY_KEYSPACES:
+            raise ConfigError(
+                f"{self.keyspace}.{self.table} is a system table managed by Cassandra; it cannot be loaded"
+            )
+
+
+_READ_ONLY_KEYSPACES = frozenset({"system", "system_schema", "system_virtual_schema", "system_views"})
 
 
 def resolve_table(cluster: Any, keyspace: str, table: str) -> TableInfo:
@@ -50,6 +71,8 @@ def resolve_table(cluster: Any, keyspace: str, table: str) -> TableInfo:
     try:
         if keyspace in keyspaces and table in keyspaces[keyspace].tables:
             cluster.refresh_table_metadata(keyspace, table)
+        elif keyspace in keyspaces and table in keyspaces[keyspace].views:
+            cluster.refresh_materialized_view_metadata(keyspace, table)
         else:
             cluster.refresh_schema_metadata()
     except Exception:  # a failed refresh leaves the metadata we have; the lookups below decide
@@ -61,10 +84,19 @@ def resolve_table(cluster: Any, keyspace: str, table: str) -> TableInfo:
             f"keyspace {keyspace!r} does not exist{_suggest(keyspace, list(keyspaces))}"
             + ("" if user else " (no user keyspaces found)")
         )
-    tables = keyspaces[keyspace].tables
-    if table not in tables:
-        raise ConfigError(f"table {keyspace}.{table} does not exist{_suggest(table, list(tables))}")
-    meta = tables[table]
+    ks = keyspaces[keyspace]
+    tables = ks.tables
+    views = getattr(ks, "views", {}) or {}
+    if table in tables:
+        meta = tables[table]
+        view_of = None
+    elif table in views:
+        # A materialized view scans like a table (same partitioning, same token ranges); only
+        # writes are refused (TableInfo.check_writable).
+        meta = views[table]
+        view_of = f"{keyspace}.{meta.base_table_name}"
+    else:
+        raise ConfigError(f"table {keyspace}.{table} does not exist{_suggest(table, list(tables) + list(views))}")
     return TableInfo(
         keyspace=keyspace,
         table=table,
@@ -72,6 +104,8 @@ def resolve_table(cluster: Any, keyspace: str, table: str) -> TableInfo:
         clustering_key=tuple(c.name for c in meta.clustering_key),
         columns=tuple(meta.columns),
         metadata=meta,
+        view_of=view_of,
+        virtual=bool(getattr(ks, "virtual", False)),
     )
 
 

@@ -58,7 +58,7 @@ def serialize_column(
     """The column's values as wire bytes (``null`` where the value is null), and the rows whose
     value the driver refused (index → reason); those rows are rejected by the caller."""
     cql = _cql(field)
-    if cql in _BYTES:
+    if cql in _BYTES or cql.startswith("'"):  # a custom type travels as the bytes it was exported as
         if isinstance(arr.type, pa.BaseExtensionType):
             arr = arr.storage
         if pa.types.is_string(arr.type):

@@ -15,6 +15,7 @@ from dagster_cassandra_bulk.asset_decorator import (
     DagsterLogListener,
     backfill_policy_for,
     build_cassandra_iceberg_asset,
+    build_cassandra_iceberg_assets,
     cassandra_iceberg_assets,
 )
 from dagster_cassandra_bulk.checks import build_cassandra_iceberg_checks
@@ -37,9 +38,28 @@ try:
 except ImportError:  # a private API; a Dagster that moved it must not break the import
     pass
 
+# Maintenance (compaction, expiry, orphans) is imported on first use: most code locations never need it.
+_LAZY = {
+    "CassandraIcebergMaintenanceConfig": "dagster_cassandra_bulk.maintenance",
+    "build_cassandra_iceberg_maintenance_job": "dagster_cassandra_bulk.maintenance",
+    "build_cassandra_iceberg_maintenance_op": "dagster_cassandra_bulk.maintenance",
+    "cassandra_iceberg_maintenance_job": "dagster_cassandra_bulk.maintenance",
+    "run_iceberg_maintenance": "dagster_cassandra_bulk.maintenance",
+}
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 __all__ = [
     "DEFAULT_RETRY_POLICY",
     "CassandraIcebergComponent",
+    "CassandraIcebergMaintenanceConfig",
     "CassandraResource",
     "CassandraTable",
     "DagsterCassandraBulkTranslator",
@@ -50,11 +70,16 @@ __all__ = [
     "__version__",
     "backfill_policy_for",
     "build_cassandra_iceberg_asset",
+    "build_cassandra_iceberg_assets",
     "build_cassandra_iceberg_checks",
+    "build_cassandra_iceberg_maintenance_job",
+    "build_cassandra_iceberg_maintenance_op",
     "build_iceberg_cassandra_asset",
     "build_nightly_schedule",
     "cassandra_iceberg_assets",
+    "cassandra_iceberg_maintenance_job",
     "daily_token_range_partitions",
     "iceberg_cassandra_assets",
+    "run_iceberg_maintenance",
     "token_range_partitions",
 ]

@@ -13,9 +13,10 @@ sends a whole selection to one run; ``dagster asset materialize --partition-rang
 only that policy.
 """
 
+import contextlib
 import datetime as dt
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from dagster import (
@@ -23,6 +24,7 @@ from dagster import (
     AssetsDefinition,
     BackfillPolicy,
     Backoff,
+    Failure,
     Jitter,
     MaterializeResult,
     MultiPartitionKey,
@@ -37,7 +39,12 @@ from dagster_cassandra_bulk.partitions import (
     daily_token_range_partitions,
     token_range_partitions,
 )
-from dagster_cassandra_bulk.translator import CassandraTable, DagsterCassandraBulkTranslator, column_schema_from_cql
+from dagster_cassandra_bulk.translator import (
+    CassandraTable,
+    DagsterCassandraBulkTranslator,
+    column_schema_from_cql,
+    table_metadata,
+)
 
 if TYPE_CHECKING:
     from dagster import PartitionsDefinition
@@ -120,7 +127,7 @@ def snapshot_of(table: Any, operation_id: str) -> int | None:
 def _range_metadata(result: Any) -> dict[str, Any]:
     """One range's figures (an engine ``RangeResult``); tokens as text so no JSON consumer rounds them."""
     return {
-        "dagster/row_count": result.rows,
+        **table_metadata(row_count=result.rows),
         "cassandra_bulk/bytes": result.bytes,
         "cassandra_bulk/files": len(result.files),
         "cassandra_bulk/token_start": str(result.range.tokens.start),
@@ -129,6 +136,26 @@ def _range_metadata(result: Any) -> dict[str, Any]:
 
 
 def export_partitions(
+    context: AssetExecutionContext,
+    table: CassandraTable,
+    cassandra: "CassandraResource",
+    catalog: "IcebergCatalogResource",
+    range_workers: int = 2,
+) -> MaterializeResult:
+    """:func:`_export_partitions`, with engine errors that can never pass on a retry (bad options,
+    bad data: ``BulkError.transient`` false) raised as ``Failure(allow_retries=False)``, so the
+    run's retry policy does not repeat them for every partition."""
+    from cassandra_bulk_core.errors import BulkError
+
+    try:
+        return _export_partitions(context, table, cassandra, catalog, range_workers)
+    except BulkError as exc:
+        if exc.transient:
+            raise
+        raise Failure(description=f"{table.qualified}: {exc}", allow_retries=False) from exc
+
+
+def _export_partitions(
     context: AssetExecutionContext,
     table: CassandraTable,
     cassandra: "CassandraResource",
@@ -179,8 +206,7 @@ def export_partitions(
     snapshot = snapshot_of(iceberg_table, operations[-1]) if operations else None
     return MaterializeResult(
         metadata={
-            "dagster/table_name": table.iceberg_identifier,
-            "dagster/column_schema": column_schema_from_cql(info.metadata),
+            **table_metadata(table_name=table.iceberg_identifier, column_schema=column_schema_from_cql(info.metadata)),
             "cassandra_bulk/source": table.qualified,
             "cassandra_bulk/mode": table.mode,
             "cassandra_bulk/ranges": ", ".join(sorted(per_partition)),
@@ -189,6 +215,61 @@ def export_partitions(
             "cassandra_bulk/operation_id": ", ".join(operations),
             "cassandra_bulk/duration_s": round(time.monotonic() - started, 3),
         }
+    )
+
+
+def table_of(context: AssetExecutionContext) -> CassandraTable:
+    """The table ``@cassandra_iceberg_assets`` declared for the asset being materialized."""
+    spec = context.assets_def.specs_by_key[context.asset_key]
+    table = spec.metadata.get(TABLE_METADATA_KEY)
+    if not isinstance(table, CassandraTable):
+        raise ValueError(
+            f"{context.asset_key.to_user_string()} was not built by @cassandra_iceberg_assets: "
+            "pass the CassandraTable to export_ranges(context, table, ...)"
+        )
+    return table
+
+
+def cassandra_iceberg_assets(
+    *,
+    table: CassandraTable,
+    translator: DagsterCassandraBulkTranslator | None = None,
+    name: str | None = None,
+    retry_policy: RetryPolicy | None = DEFAULT_RETRY_POLICY,
+    backfill_policy: BackfillPolicy | None = None,
+    pool: str | None = None,
+    required_resource_keys: set[str] | None = None,
+) -> Callable[[Callable[..., Any]], AssetsDefinition]:
+    """Decorates a body that exports ``table``'s token ranges: one asset, one partition per range.
+
+    Only builds the spec (from ``translator``), the partitions and the policies; the body does the
+    work, usually through :meth:`CassandraResource.export_ranges`, so it can wrap or extend it.
+
+    Args:
+        table: the Cassandra table and how it is exported (split count, mode, Iceberg table).
+        translator: maps the table to the asset's spec (key, group, description, ...).
+        name: the op's name; default ``cassandra_bulk__<asset key>``.
+        retry_policy: default :data:`DEFAULT_RETRY_POLICY` (a range's commit replaces, so retries are safe).
+        backfill_policy: ranges per run (:func:`backfill_policy_for`); default one run per range.
+        pool: a Dagster concurrency pool capping ranges exported at once across runs.
+
+    Example::
+
+        @cassandra_iceberg_assets(table=CassandraTable("shop", "orders", splits=16))
+        def orders(context: AssetExecutionContext, cassandra: CassandraResource, iceberg: IcebergCatalogResource):
+            context.log.info("before")
+            return cassandra.export_ranges(context, catalog=iceberg)
+    """
+    spec = (translator or DagsterCassandraBulkTranslator()).get_asset_spec(table)
+    spec = spec.merge_attributes(metadata={TABLE_METADATA_KEY: table})
+    return multi_asset(
+        name=name or "cassandra_bulk__" + "__".join(spec.key.path),
+        specs=[spec],
+        partitions_def=partitions_for(table),
+        retry_policy=retry_policy,
+        backfill_policy=backfill_policy,
+        required_resource_keys=required_resource_keys,
+        pool=pool,
     )
 
 
@@ -202,38 +283,52 @@ def build_cassandra_iceberg_asset(
     catalog_resource_key: str = "iceberg",
     range_workers: int = 2,
     pool: str | None = None,
+    cassandra: "CassandraResource | None" = None,
+    catalog: "IcebergCatalogResource | None" = None,
 ) -> AssetsDefinition:
     """One partitioned asset for ``table`` (partition = token range, or date x range in daily mode).
 
     Needs two resources: a :class:`~dagster_cassandra_bulk.CassandraResource` under
     ``cassandra_resource_key`` and an :class:`~dagster_cassandra_bulk.IcebergCatalogResource`
-    under ``catalog_resource_key``. ``pool`` caps how many ranges export at once across runs.
+    under ``catalog_resource_key``, unless both are passed as ``cassandra`` and ``catalog``: the
+    asset then uses those instances (initialized per run, torn down after) and needs no resource
+    key, so several clusters or catalogs can live in one code location. ``pool`` caps how many
+    ranges export at once across runs.
     """
-    spec = (translator or DagsterCassandraBulkTranslator()).get_asset_spec(table)
-    name = "cassandra_bulk__" + "__".join(spec.key.path)
+    bound = cassandra is not None and catalog is not None
+    keys = set() if bound else {cassandra_resource_key, catalog_resource_key}
 
-    @multi_asset(
-        name=name,
-        specs=[spec],
-        partitions_def=partitions_for(table),
+    @cassandra_iceberg_assets(
+        table=table,
+        translator=translator,
         retry_policy=retry_policy,
         backfill_policy=backfill_policy,
-        required_resource_keys={cassandra_resource_key, catalog_resource_key},
         pool=pool,
+        required_resource_keys=keys,
     )
     def _asset(context: AssetExecutionContext) -> MaterializeResult:
-        return export_partitions(
-            context,
-            table,
-            getattr(context.resources, cassandra_resource_key),
-            getattr(context.resources, catalog_resource_key),
-            range_workers=range_workers,
+        if cassandra is not None and catalog is not None:
+            with bound_resources(cassandra, catalog) as (c, i):
+                return c.export_ranges(context, table, catalog=i, range_workers=range_workers)
+        c = getattr(context.resources, cassandra_resource_key)
+        return c.export_ranges(
+            context, table, catalog=getattr(context.resources, catalog_resource_key), range_workers=range_workers
         )
 
     return _asset
 
 
-def cassandra_iceberg_assets(
+@contextlib.contextmanager
+def bound_resources(*resources: Any) -> Iterator[tuple[Any, ...]]:
+    """Resource instances a definition closes over, initialized like Dagster would (``EnvVar``s
+    resolved now, at run time) and torn down on exit."""
+    with contextlib.ExitStack() as stack:
+        yield tuple(
+            stack.enter_context(r.process_config_and_initialize_cm()) if r is not None else None for r in resources
+        )
+
+
+def build_cassandra_iceberg_assets(
     tables: Sequence[CassandraTable],
     *,
     translator: DagsterCassandraBulkTranslator | None = None,

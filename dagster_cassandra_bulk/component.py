@@ -11,6 +11,7 @@ defs`` validate it. Example ``defs.yaml``::
         contact_points: ["127.0.0.1"]
         username: "{{ env('CASSANDRA_USERNAME') }}"
         password_env_var: CASSANDRA_PASSWORD
+        # TLS: ssl_enabled, ssl_ca_file, ssl_cert_file, ssl_key_file, ssl_key_password_env_var
       catalog:
         warehouse: warehouse
       splits: 16
@@ -29,18 +30,31 @@ defs`` validate it. Example ``defs.yaml``::
           from_table: shop.orders  # an entry of `tables`: its asset is upstream, same ranges
           max_errors: 0
 
-``build_defs`` only composes the asset factories, the checks, the schedule and the two resources.
+``build_defs`` only composes the decorator, the checks and the schedule. Each component binds its
+own two resources: its assets and checks close over them (initialized per run, torn down after),
+so several components, over other keyspaces, clusters or catalogs, live in one code location. They
+are also listed under ``cassandra`` / ``iceberg`` (with ``resource_key_prefix`` in front, if set)
+for other assets to use; two components with the same settings share one instance, so only
+components on different clusters or catalogs need a prefix. Subclass to change the work
+(``execute``) or the specs (``get_asset_spec``), or declare a ``translation`` block::
+
+      translation:
+        group_name: lake
+        key: "lake/{{ data.table }}"
 """
 
-from __future__ import annotations
-
-from typing import Literal
+import json
+from typing import Any, Literal
 
 from dagster import (
+    AssetExecutionContext,
+    AssetsDefinition,
+    AssetSpec,
     Component,
     ComponentLoadContext,
     Definitions,
     EnvVar,
+    MaterializeResult,
     Model,
     Resolvable,
     RetryPolicy,
@@ -49,18 +63,20 @@ from dagster import (
     scaffold_with,
 )
 from dagster.components.component_scaffolding import scaffold_component
+from dagster.components.utils.translation import ResolvedTranslationFn
 from pydantic import BaseModel, Field
 
 from dagster_cassandra_bulk.asset_decorator import (
     DEFAULT_RETRY_POLICY,
     backfill_policy_for,
-    build_cassandra_iceberg_asset,
+    bound_resources,
+    cassandra_iceberg_assets,
 )
 from dagster_cassandra_bulk.checks import build_cassandra_iceberg_checks
 from dagster_cassandra_bulk.load_assets import DEFAULT_LOG_DIR, build_iceberg_cassandra_asset
 from dagster_cassandra_bulk.resources import CassandraResource, IcebergCatalogResource
 from dagster_cassandra_bulk.schedules import build_nightly_schedule
-from dagster_cassandra_bulk.translator import CassandraTable, IcebergCassandraTable
+from dagster_cassandra_bulk.translator import CassandraTable, DagsterCassandraBulkTranslator, IcebergCassandraTable
 
 
 class CassandraConnectionModel(Model, Resolvable):
@@ -73,6 +89,13 @@ class CassandraConnectionModel(Model, Resolvable):
     """Preferred over ``password``: Dagster resolves the variable at run time and stores only its name."""
     ssl_enabled: bool = False
     ssl_ca_file: str | None = None
+    ssl_cert_file: str | None = None
+    """Client certificate (PEM) for mutual TLS, with ``ssl_key_file``."""
+    ssl_key_file: str | None = None
+    ssl_key_password_env_var: str | None = None
+    """The variable holding an encrypted ``ssl_key_file``'s pass phrase, resolved at run time like
+    ``password_env_var`` (the pass phrase itself never belongs in ``defs.yaml``)."""
+    ssl_verify_hostname: bool = True
     secure_connect_bundle: str | None = None
     consistency: str = "LOCAL_ONE"
     request_timeout: float = 60.0
@@ -186,6 +209,29 @@ class CassandraIcebergComponent(Component, Model, Resolvable):
     schedule: str | None = None
     """Cron for a nightly run of every range (per table); none by default."""
     checks: bool = True
+    blocking_checks: bool = False
+    """A failed row-count check stops assets downstream of it in the same run."""
+    resource_key_prefix: str = ""
+    """Listed resource keys become ``<prefix>cassandra`` / ``<prefix>iceberg``; set it when another
+    component in the code location points at another cluster or catalog."""
+    translation: ResolvedTranslationFn[CassandraTable] = None
+    """Asset attributes per table (``key``, ``group_name``, ``tags``, ...); ``{{ data.keyspace }}``,
+    ``{{ data.table }}`` and ``{{ spec }}`` are available."""
+
+    def get_asset_spec(self, table: CassandraTable) -> AssetSpec:
+        """The spec of ``table``'s export asset: the default translator's, then ``translation``."""
+        spec = DagsterCassandraBulkTranslator().get_asset_spec(table)
+        return self.translation(spec, table) if self.translation is not None else spec
+
+    def execute(
+        self,
+        context: AssetExecutionContext,
+        table: CassandraTable,
+        cassandra: CassandraResource,
+        catalog: IcebergCatalogResource,
+    ) -> MaterializeResult:
+        """Exports the ranges of ``context``'s partitions; override to wrap or extend the work."""
+        return cassandra.export_ranges(context, table, catalog=catalog, range_workers=self.range_workers)
 
     def build_defs(self, context: ComponentLoadContext) -> Definitions:
         retry_policy = DEFAULT_RETRY_POLICY
@@ -198,34 +244,59 @@ class CassandraIcebergComponent(Component, Model, Resolvable):
             )
         if not self.tables and not self.loads:
             raise ValueError("CassandraIcebergComponent: declare at least one entry in `tables` or `loads`")
+        cassandra, catalog = self._resource_instances()
+        translator = _ComponentTranslator(self)
         assets, checks, schedules = [], [], []
         declared: list[CassandraTable] = []
         for t in self.tables:
             table = self._table(t)
             declared.append(table)
-            asset = build_cassandra_iceberg_asset(
-                table,
-                retry_policy=retry_policy,
-                backfill_policy=backfill_policy_for(self.ranges_per_run),
-                range_workers=self.range_workers,
-                pool=self.pool,
-            )
+            asset = self._export_asset(table, translator, retry_policy, cassandra, catalog)
             assets.append(asset)
             if self.checks:
-                checks.extend(build_cassandra_iceberg_checks(table, asset_key=asset.key))
+                checks.extend(
+                    build_cassandra_iceberg_checks(
+                        table, asset_key=asset.key, cassandra=cassandra, catalog=catalog, blocking=self.blocking_checks
+                    )
+                )
             if self.schedule:
                 schedules.append(build_nightly_schedule(asset, cron_schedule=self.schedule))
         for entry in self.loads:
             assets.append(
                 build_iceberg_cassandra_asset(
                     self._load(entry, declared),
+                    translator=translator,
                     retry_policy=retry_policy,
                     backfill_policy=backfill_policy_for(self.ranges_per_run),
                     log_dir=self.log_dir,
                     pool=self.pool,
+                    cassandra=cassandra,
+                    catalog=catalog,
                 )
             )
-        return Definitions(assets=assets, asset_checks=checks, schedules=schedules, resources=self._resources())
+        resources = {f"{self.resource_key_prefix}cassandra": cassandra, f"{self.resource_key_prefix}iceberg": catalog}
+        return Definitions(assets=assets, asset_checks=checks, schedules=schedules, resources=resources)
+
+    def _export_asset(
+        self,
+        table: CassandraTable,
+        translator: DagsterCassandraBulkTranslator,
+        retry_policy: RetryPolicy,
+        cassandra: CassandraResource,
+        catalog: IcebergCatalogResource,
+    ) -> AssetsDefinition:
+        @cassandra_iceberg_assets(
+            table=table,
+            translator=translator,
+            retry_policy=retry_policy,
+            backfill_policy=backfill_policy_for(self.ranges_per_run),
+            pool=self.pool,
+        )
+        def _asset(context: AssetExecutionContext) -> MaterializeResult:
+            with bound_resources(cassandra, catalog) as (c, i):
+                return self.execute(context, table, c, i)
+
+        return _asset
 
     def _load(self, entry: CassandraLoadModel, declared: list[CassandraTable]) -> IcebergCassandraTable:
         source = None
@@ -274,24 +345,62 @@ class CassandraIcebergComponent(Component, Model, Resolvable):
             group_name=t.group_name,
         )
 
-    def _resources(self) -> dict[str, object]:
+    def _resource_instances(self) -> tuple[CassandraResource, IcebergCatalogResource]:
         c = self.cassandra
-        return {
-            "cassandra": CassandraResource(
+        return (
+            _shared(
+                CassandraResource,
                 contact_points=c.contact_points,
                 port=c.port,
                 local_dc=c.local_dc,
                 username=c.username or None,  # "" from an unset env('CASSANDRA_USERNAME', '')
-                password=EnvVar(c.password_env_var) if c.password_env_var else c.password,
+                password=_optional_env(c.password_env_var) if c.password_env_var else c.password,
                 ssl_enabled=c.ssl_enabled,
                 ssl_ca_file=c.ssl_ca_file,
+                ssl_cert_file=c.ssl_cert_file,
+                ssl_key_file=c.ssl_key_file,
+                ssl_key_password=_optional_env(c.ssl_key_password_env_var) if c.ssl_key_password_env_var else None,
+                ssl_verify_hostname=c.ssl_verify_hostname,
                 secure_connect_bundle=c.secure_connect_bundle,
                 consistency=c.consistency,
                 request_timeout=c.request_timeout,
             ),
-            "iceberg": IcebergCatalogResource(
+            _shared(
+                IcebergCatalogResource,
                 catalog_name=self.catalog.catalog_name,
                 properties=dict(self.catalog.properties),
                 warehouse=self.catalog.warehouse,
             ),
-        }
+        )
+
+
+class _ComponentTranslator(DagsterCassandraBulkTranslator):
+    """Routes the export specs through the component's ``get_asset_spec`` (and so its ``translation``)."""
+
+    def __init__(self, component: CassandraIcebergComponent) -> None:
+        self.component = component
+
+    def get_asset_spec(self, table: CassandraTable) -> AssetSpec:
+        return self.component.get_asset_spec(table)
+
+
+_SHARED: dict[str, Any] = {}
+
+
+def _shared(cls: type[Any], **settings: Any) -> Any:
+    """One instance per class and settings: ``Definitions.merge`` accepts one resource key from two
+    components only if both hold the same object (settings, not secrets' values: an ``EnvVar``
+    stays a reference)."""
+    key = json.dumps([cls.__qualname__, {k: [type(v).__name__, v] for k, v in settings.items()}], sort_keys=True)
+    if key not in _SHARED:
+        _SHARED[key] = cls(**settings)
+    return _SHARED[key]
+
+
+def _optional_env(name: str) -> Any:
+    """``EnvVar(name)`` when the variable is set, else None: a cluster without authentication needs
+    no password, and Dagster fails a run at config time on an ``EnvVar`` that is not set (issue
+    "Production-grade", item 8: every backfill from ``dg dev`` failed without CASSANDRA_PASSWORD)."""
+    import os
+
+    return EnvVar(name) if os.environ.get(name) is not None else None

@@ -36,9 +36,9 @@ from dagster import (
 )
 
 from cassandra_bulk_core.events import Listener, RangeEvent
-from dagster_cassandra_bulk.asset_decorator import DEFAULT_RETRY_POLICY
+from dagster_cassandra_bulk.asset_decorator import DEFAULT_RETRY_POLICY, bound_resources
 from dagster_cassandra_bulk.partitions import token_range_partitions
-from dagster_cassandra_bulk.translator import DagsterCassandraBulkTranslator, IcebergCassandraTable
+from dagster_cassandra_bulk.translator import DagsterCassandraBulkTranslator, IcebergCassandraTable, table_metadata
 
 if TYPE_CHECKING:
     from dagster_cassandra_bulk.resources import CassandraResource, IcebergCatalogResource
@@ -75,35 +75,27 @@ def _latest_export_date(iceberg_table: Any) -> str | None:
     return day.isoformat() if day is not None else None
 
 
-def _list_columns(info: Any) -> list[str]:
-    """Non-frozen list columns: Cassandra names each element by a time UUID made at write time, so
-    writing a list again with the same timestamp appends a second copy instead of replacing it."""
-    return sorted(name for name, col in info.metadata.columns.items() if str(col.cql_type).startswith("list<"))
-
-
 def _write_timestamp(
-    context: AssetExecutionContext, load: IcebergCassandraTable, info: Any, iceberg_table: Any, snapshot_id: int | None
+    context: AssetExecutionContext,
+    load: IcebergCassandraTable,
+    cluster: Any,
+    info: Any,
+    iceberg_table: Any,
+    snapshot_id: int | None,
 ) -> tuple[str, int | None]:
-    """(policy, fixed write time or None for the engine's operation timestamp)."""
-    policy = load.write_timestamp
-    lists = _list_columns(info)
-    if policy is None:
-        policy = "snapshot" if load.is_iceberg and not lists else "operation"
-        if load.is_iceberg and lists:
-            context.log.info(
-                f"{load.qualified} has non-frozen list column(s) {', '.join(lists)}: writing with the load's own "
-                "timestamp, so a re-run replaces each list instead of appending to it (writetimes change)"
-            )
-    elif policy == "snapshot" and lists:
-        context.log.warning(
-            f"write_timestamp='snapshot' with non-frozen list column(s) {', '.join(lists)}: loading a range "
-            "again appends the lists' elements a second time"
-        )
-    if isinstance(policy, int):
-        return "fixed", policy
-    if policy == "snapshot" and snapshot_id is not None:
-        return "snapshot", int(iceberg_table.snapshot_by_id(snapshot_id).timestamp_ms) * 1000
-    return "operation", None
+    """(policy, fixed write time or None for the engine's operation timestamp): the engine's
+    restore rule (``cassandra_bulk_core.restore``), shared with the CLI and the Airflow operators."""
+    from cassandra_bulk_core.restore import restore_write_time
+    from cassandra_bulk_core.types.tree import table_types
+
+    snapshot_ms = None
+    if load.is_iceberg and snapshot_id is not None:
+        snapshot_ms = int(iceberg_table.snapshot_by_id(snapshot_id).timestamp_ms)
+    types = table_types(cluster, info.keyspace, info.table)
+    rule = restore_write_time(types, load.write_timestamp, snapshot_ms, load.qualified)
+    if rule.notice:
+        (context.log.warning if rule.warning else context.log.info)(rule.notice)
+    return rule.policy, rule.timestamp
 
 
 def _row_filter(load: IcebergCassandraTable, export_date: str | None) -> str | None:
@@ -135,7 +127,7 @@ def _partition_metadata(summary: dict[str, Any], write_timestamp: int | None) ->
     """One range's figures. The write time is the fixed one when set (the engine's summary reports its
     operation timestamp, which then only stamps the checkpoint)."""
     return {
-        "dagster/row_count": summary["rows_written"],
+        **table_metadata(row_count=summary["rows_written"]),
         "cassandra_bulk/records": summary["records"],
         "cassandra_bulk/rejected": summary["errors"],
         "cassandra_bulk/skipped_other_range": summary["skipped_other_range"],
@@ -186,7 +178,7 @@ def load_partitions(
                 if isinstance(load.export_date, dt.date)
                 else load.export_date or _latest_export_date(iceberg_table)
             )
-    policy, write_timestamp = _write_timestamp(context, load, info, iceberg_table, snapshot_id)
+    policy, write_timestamp = _write_timestamp(context, load, cluster, info, iceberg_table, snapshot_id)
     listener = DagsterLoadLogListener(context.log)
     per_partition: dict[str, dict[str, Any]] = {}
     warnings: list[str] = []
@@ -238,7 +230,7 @@ def load_partitions(
     for key, metadata in per_partition.items():
         context.add_asset_metadata(metadata, partition_key=key)
     shared: dict[str, Any] = {
-        "dagster/table_name": load.qualified,
+        **table_metadata(table_name=load.qualified),
         "cassandra_bulk/source": load.source_name,
         "cassandra_bulk/ranges": ", ".join(sorted(per_partition)),
         "cassandra_bulk/rows_by_range": {k: m["dagster/row_count"] for k, m in sorted(per_partition.items())},
@@ -264,6 +256,8 @@ def build_iceberg_cassandra_asset(
     catalog_resource_key: str = "iceberg",
     log_dir: str = DEFAULT_LOG_DIR,
     pool: str | None = None,
+    cassandra: "CassandraResource | None" = None,
+    catalog: "IcebergCatalogResource | None" = None,
 ) -> AssetsDefinition:
     """One asset for the Cassandra table ``load`` writes, partitioned by token range like its source.
 
@@ -271,11 +265,15 @@ def build_iceberg_cassandra_asset(
     ``cassandra_resource_key`` and, for Iceberg sources, an
     :class:`~dagster_cassandra_bulk.IcebergCatalogResource` under ``catalog_resource_key``.
     ``log_dir``: where each load keeps its checkpoint, rejected records and summary.
-    ``pool`` caps how many ranges load at once across runs.
+    ``pool`` caps how many ranges load at once across runs. Passing ``cassandra`` (and, for
+    Iceberg, ``catalog``) binds those instances instead: no resource keys are needed.
     """
     spec = (translator or DagsterCassandraBulkTranslator()).get_load_asset_spec(load)
     name = "cassandra_bulk_load__" + "__".join(spec.key.path)
-    resource_keys = {cassandra_resource_key} | ({catalog_resource_key} if load.is_iceberg else set())
+    bound = cassandra is not None and (catalog is not None or not load.is_iceberg)
+    resource_keys = (
+        set() if bound else {cassandra_resource_key} | ({catalog_resource_key} if load.is_iceberg else set())
+    )
 
     @multi_asset(
         name=name,
@@ -287,13 +285,12 @@ def build_iceberg_cassandra_asset(
         pool=pool,
     )
     def _asset(context: AssetExecutionContext) -> MaterializeResult:
-        return load_partitions(
-            context,
-            load,
-            getattr(context.resources, cassandra_resource_key),
-            getattr(context.resources, catalog_resource_key) if load.is_iceberg else None,
-            log_dir=log_dir,
-        )
+        if bound:
+            with bound_resources(cassandra, catalog if load.is_iceberg else None) as (c, i):
+                return c.load_ranges(context, load, catalog=i, log_dir=log_dir)
+        target = getattr(context.resources, cassandra_resource_key)
+        source = getattr(context.resources, catalog_resource_key) if load.is_iceberg else None
+        return target.load_ranges(context, load, catalog=source, log_dir=log_dir)
 
     return _asset
 

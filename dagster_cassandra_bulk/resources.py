@@ -8,39 +8,23 @@ in one method each, so the CLI, Airflow and Dagster connect the same way. Secret
 
 from __future__ import annotations
 
-import atexit
-import contextlib
 import threading
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from dagster import ConfigurableResource
-from pydantic import Field
+from dagster import ConfigurableResource, InitResourceContext
+from pydantic import Field, PrivateAttr
 
 if TYPE_CHECKING:
     import datetime as dt
+
+    from dagster import AssetExecutionContext, MaterializeResult
 
     from cassandra_bulk_core import ConnectionConfig, ScanOptions
     from cassandra_bulk_core.iceberg import IcebergOptions
     from cassandra_bulk_core.load import LoadOptions
     from cassandra_bulk_core.sources import IcebergSource
-
-# One (cluster, session) per connection config and process: a driver Cluster holds a pool per
-# host plus control-connection threads, far too costly to open per partition in a long-lived
-# run worker that materializes many ranges (multi-run backfills, `dagster dev`).
-_SESSIONS: dict[ConnectionConfig, tuple[Any, Any]] = {}
-_LOCK = threading.Lock()
-
-
-def _shutdown_all() -> None:
-    with _LOCK:
-        for cluster, _ in _SESSIONS.values():
-            with contextlib.suppress(Exception):  # exiting anyway; must not mask the real exit
-                cluster.shutdown()
-        _SESSIONS.clear()
-
-
-atexit.register(_shutdown_all)
+    from dagster_cassandra_bulk.translator import CassandraTable, IcebergCassandraTable
 
 
 class CassandraResource(ConfigurableResource):  # type: ignore[misc]
@@ -48,7 +32,9 @@ class CassandraResource(ConfigurableResource):  # type: ignore[misc]
 
     Example:
         ``CassandraResource(contact_points=["10.0.0.1", "10.0.0.2"], local_dc="dc1",
-        username="etl", password=EnvVar("CASSANDRA_PASSWORD"))``
+        username="etl", password=EnvVar("CASSANDRA_PASSWORD"))``; mutual TLS with an encrypted key:
+        ``ssl_enabled=True, ssl_ca_file=..., ssl_cert_file=..., ssl_key_file=...,
+        ssl_key_password=EnvVar("CASSANDRA_SSL_KEY_PASSWORD")``.
     """
 
     contact_points: list[str] = Field(
@@ -63,6 +49,12 @@ class CassandraResource(ConfigurableResource):  # type: ignore[misc]
     ssl_ca_file: str | None = None
     ssl_cert_file: str | None = None
     ssl_key_file: str | None = None
+    ssl_key_password: str | None = Field(
+        default=None,
+        repr=False,
+        description="Pass phrase of an encrypted ssl_key_file (never prompted for). Use EnvVar; never logged "
+        "or in metadata.",
+    )
     ssl_verify_hostname: bool = True
     secure_connect_bundle: str | None = Field(default=None, description="Astra secure connect bundle (zip path).")
     consistency: str = "LOCAL_ONE"
@@ -70,6 +62,13 @@ class CassandraResource(ConfigurableResource):  # type: ignore[misc]
     connect_timeout: float = 10.0
     page_size: int = 5000
     streams: int = Field(default=4, description="Concurrent sub-range queries per token range.")
+
+    # One (cluster, session) per initialized resource: Dagster initializes it once per run worker
+    # (or step process), every asset and check of that process shares it, and
+    # ``teardown_after_execution`` shuts it down; a driver Cluster holds a pool per host plus
+    # control-connection threads, far too costly to open per partition.
+    _session: tuple[Any, Any] | None = PrivateAttr(default=None)
+    _lock: Any = PrivateAttr(default_factory=threading.Lock)
 
     def connection_config(self) -> ConnectionConfig:
         """The engine's connection settings (its ``repr`` and ``safe_dict`` mask the password)."""
@@ -88,6 +87,7 @@ class CassandraResource(ConfigurableResource):  # type: ignore[misc]
             ssl_ca_file=self.ssl_ca_file,
             ssl_cert_file=self.ssl_cert_file,
             ssl_key_file=self.ssl_key_file,
+            ssl_key_password=self.ssl_key_password,
             ssl_verify_hostname=self.ssl_verify_hostname,
             secure_connect_bundle=self.secure_connect_bundle,
             consistency=self.consistency,
@@ -121,15 +121,76 @@ class CassandraResource(ConfigurableResource):  # type: ignore[misc]
         return self.connection_config().safe_dict()
 
     def get_session(self) -> tuple[Any, Any]:
-        """``(cluster, session)``, shared by every asset in this process that uses the same settings."""
-        config = self.connection_config()
-        with _LOCK:
-            cached = _SESSIONS.get(config)
-            if cached is not None and not cached[0].is_shutdown:
-                return cached
-            cached = config.connect()
-            _SESSIONS[config] = cached
-            return cached
+        """``(cluster, session)``, opened on first use and shared until the resource is torn down."""
+        with self._lock:
+            if self._session is None or self._session[0].is_shutdown:
+                self._session = self.connection_config().connect()
+            return self._session
+
+    def teardown_after_execution(self, context: InitResourceContext) -> None:
+        self.close()
+
+    def process_config_and_initialize(self) -> CassandraResource:
+        """This resource with its config resolved (``EnvVar``s read), for use outside a run.
+
+        Dagster refuses the plain form for resources with a teardown; the session opens lazily
+        anyway, so initializing through the context manager and leaving it is safe. Call
+        :meth:`close` when a session was opened.
+        """
+        with self.process_config_and_initialize_cm() as initialized:
+            pass
+        return initialized
+
+    def close(self) -> None:
+        """Shut the driver down (``teardown_after_execution`` does; call it when used outside Dagster)."""
+        with self._lock:
+            session, self._session = self._session, None
+        if session is not None:
+            session[0].shutdown()
+
+    def export_ranges(
+        self,
+        context: AssetExecutionContext,
+        table: CassandraTable | None = None,
+        *,
+        catalog: IcebergCatalogResource,
+        range_workers: int = 2,
+    ) -> MaterializeResult:
+        """Export the token ranges of ``context``'s partitions into Iceberg, one engine commit per range.
+
+        Args:
+            context: the asset's context; its partition keys name the ranges (``r03-of-16``).
+            table: the table to export; default: the one ``@cassandra_iceberg_assets`` declared.
+            catalog: where the Iceberg table lives.
+            range_workers: ranges exported at once when the run holds several.
+
+        Returns:
+            The materialization: rows per range, snapshot, schema; each partition also gets its own
+            range's figures.
+
+        Example:
+            ``return cassandra.export_ranges(context, catalog=iceberg)`` in an
+            ``@cassandra_iceberg_assets`` body.
+        """
+        from dagster_cassandra_bulk.asset_decorator import export_partitions, table_of
+
+        return export_partitions(context, table or table_of(context), self, catalog, range_workers=range_workers)
+
+    def load_ranges(
+        self,
+        context: AssetExecutionContext,
+        load: IcebergCassandraTable,
+        *,
+        catalog: IcebergCatalogResource | None = None,
+        log_dir: str = "logs",
+    ) -> MaterializeResult:
+        """Load the token ranges of ``context``'s partitions from Iceberg (or files) into this cluster.
+
+        ``catalog`` is needed for Iceberg sources; ``log_dir`` keeps checkpoints and rejected records.
+        """
+        from dagster_cassandra_bulk.load_assets import load_partitions
+
+        return load_partitions(context, load, self, catalog, log_dir=log_dir)
 
     def __repr__(self) -> str:  # pydantic's repr would print every field; keep the password out
         return f"CassandraResource({self.safe_dict()!r})"

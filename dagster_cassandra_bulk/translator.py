@@ -188,10 +188,8 @@ class DagsterCassandraBulkTranslator:
             "cassandra_bulk/source": table.qualified,
             "cassandra_bulk/splits": table.splits,
             "cassandra_bulk/mode": table.mode,
-            "dagster/table_name": table.iceberg_identifier,
+            **table_metadata(table_name=table.iceberg_identifier, column_schema=table.column_schema),
         }
-        if table.column_schema is not None:
-            metadata["dagster/column_schema"] = table.column_schema
         return AssetSpec(
             key=AssetKey(list(table.asset_key or (table.keyspace, table.table))),
             group_name=table.group_name or table.keyspace,
@@ -230,9 +228,20 @@ class DagsterCassandraBulkTranslator:
                 "cassandra_bulk/source": load.source_name,
                 "cassandra_bulk/splits": load.range_splits,
                 "cassandra_bulk/direction": "load",
-                "dagster/table_name": load.qualified,
+                **table_metadata(table_name=load.qualified),
             },
         )
+
+
+def table_metadata(**values: Any) -> dict[str, Any]:
+    """Dagster's typed table metadata (``TableMetadataSet``: ``dagster/table_name``,
+    ``dagster/row_count``, ``dagster/column_schema``, ...), ``None`` values left out."""
+    try:
+        from dagster import TableMetadataSet  # type: ignore[attr-defined]
+    except ImportError:  # not re-exported at the top level by every Dagster release
+        from dagster._core.definitions.metadata.metadata_set import TableMetadataSet
+
+    return dict(TableMetadataSet(**{k: v for k, v in values.items() if v is not None}))
 
 
 def column_schema_from_cql(table_metadata: Any) -> TableSchema:

@@ -248,3 +248,17 @@ def plain(value: Any) -> Any:
     if isinstance(value, (list, tuple, set, frozenset)) or type(value).__name__ == "SortedSet":
         return [plain(x) for x in value]
     return value
+
+
+def reference_rows(session: Any, keyspace: str) -> dict[tuple[int, str], dict[str, Any]]:
+    """Every row of ``all_types`` as plain values read by the driver, without the engine.
+
+    The driver decodes a timestamp through float seconds and can be a millisecond off; the stored
+    milliseconds come from the server itself (``toUnixTimestamp``), so the reference is exact."""
+    rows = {
+        (r.id, r.ck): {c: plain(getattr(r, c)) for c in COLUMNS}
+        for r in session.execute(f"SELECT * FROM {keyspace}.all_types")
+    }
+    for r in session.execute(f"SELECT id, ck, toUnixTimestamp(ts) AS ms FROM {keyspace}.all_types"):
+        rows[(r.id, r.ck)]["ts"] = None if r.ms is None else ("ts", r.ms)
+    return rows

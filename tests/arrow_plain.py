@@ -36,6 +36,8 @@ def _plain(arr: pa.Array, cql: str) -> list[Any]:
         vals = [None if v is None else int(v) for v in arr.to_pylist()]
     elif pa.types.is_floating(t):
         vals = [("nan",) if v is not None and math.isnan(v) else v for v in arr.to_pylist()]
+    elif (pa.types.is_string(t) or pa.types.is_large_string(t)) and cql == "varint":
+        vals = [None if v is None else int(v) for v in arr.to_pylist()]  # varint: unbounded digits
     elif (pa.types.is_string(t) or pa.types.is_large_string(t)) and cql == "decimal":
         vals = [("dec", v) for v in arr.to_pylist()]
     elif pa.types.is_struct(t) and [f.name for f in t] == ["months", "days", "nanoseconds"]:

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from tests.rest_catalog_server import rest_catalog  # noqa: F401 - Iceberg REST catalog server (session)
 from tests.s3_server import S3Server, moto_s3  # noqa: F401 - fixtures for every test module
 from tools.local_cassandra import CassandraTarget, acquire
 

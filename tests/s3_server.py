@@ -4,6 +4,13 @@ Server mode is a real HTTP server, so the code under test talks to it exactly as
 client and boto3 alike), unlike ``mock_aws`` which only patches boto3 in-process. Register the fixture
 in a test module with ``from tests.s3_server import moto_s3  # noqa: F401`` (or in conftest.py).
 
+Moto's server serves every AWS service on that one port (it tells them apart by the request's
+signature), so Glue and S3 Tables clients use the same ``endpoint_url`` (:meth:`S3Server.aws_client`).
+One difference from AWS is corrected while the fixture runs: moto's Glue ``UpdateTable`` ignores
+``VersionId``, so concurrent Iceberg commits through pyiceberg's Glue catalog could silently overwrite
+each other; :func:`_glue_checks_version_id` makes it answer ``ConcurrentModificationException`` for a
+stale version, as Glue does (the optimistic lock pyiceberg relies on).
+
 Caveat: moto keeps its state in process-global backends, so a test using ``moto.mock_aws`` in the same
 session would reset them (and drop the bucket); such tests should use this fixture instead.
 """
@@ -11,6 +18,7 @@ session would reset them (and drop the bucket); such tests should use this fixtu
 from __future__ import annotations
 
 import socket
+import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,7 +26,7 @@ from typing import Any
 
 import pytest
 
-from cassandra_bulk_core.storage import StorageOptions
+from cassandra_bulk_core.io import StorageOptions
 
 BUCKET = "test-bucket"
 ACCESS_KEY = "testing"
@@ -43,15 +51,58 @@ class S3Server:
 
     def client(self) -> Any:
         """A boto3 client for inspecting the server independently of the code under test."""
+        return self.aws_client("s3")
+
+    def aws_client(self, service: str) -> Any:
+        """A boto3 client for any service moto serves on this endpoint (``s3``, ``glue``, ``s3tables``, ...)."""
         import boto3
 
         return boto3.client(
-            "s3",
+            service,
             endpoint_url=self.endpoint_url,
             aws_access_key_id=self.access_key_id,
             aws_secret_access_key=self.secret_access_key,
             region_name=self.region,
         )
+
+
+GLUE_CONFLICTS: list[str] = []
+"""``Database.Table`` of every Glue update refused for a stale ``VersionId`` (see below)."""
+_glue_lock = threading.Lock()
+
+
+def _glue_checks_version_id() -> None:
+    """Make moto's Glue ``UpdateTable`` refuse a stale ``VersionId`` like AWS Glue does.
+
+    pyiceberg's Glue catalog reads the table (metadata location + ``VersionId``), writes new
+    metadata, then calls ``UpdateTable(VersionId=...)``: Glue answers ``ConcurrentModificationException``
+    when another commit came in between, pyiceberg raises ``CommitFailedException`` and the writer
+    retries. moto 5 ignores ``VersionId``, so without this a lost update would go unnoticed. The
+    check and the update run under one lock: moto's server handles requests on several threads."""
+    from moto.core.exceptions import JsonRESTError
+    from moto.glue.responses import GlueResponse
+
+    if getattr(GlueResponse.update_table, "_checks_version_id", False):
+        return
+    original = GlueResponse.update_table
+
+    def update_table(self: Any) -> Any:
+        version = self.parameters.get("VersionId")
+        database = self.parameters.get("DatabaseName")
+        name = (self.parameters.get("TableInput") or {}).get("Name")
+        with _glue_lock:
+            if version is not None:
+                current = self.glue_backend.get_table(database, name).as_dict()["VersionId"]
+                if str(current) != str(version):
+                    GLUE_CONFLICTS.append(f"{database}.{name}")
+                    raise JsonRESTError(
+                        "ConcurrentModificationException",
+                        f"Table {database}.{name} was updated concurrently (version {current}, not {version})",
+                    )
+            return original(self)
+
+    update_table._checks_version_id = True  # type: ignore[attr-defined]
+    GlueResponse.update_table = update_table  # type: ignore[method-assign]
 
 
 def _free_port() -> int:
@@ -68,6 +119,8 @@ def moto_s3() -> Iterator[S3Server]:
     """
     pytest.importorskip("moto.server")
     from moto.server import ThreadedMotoServer
+
+    _glue_checks_version_id()
 
     try:
         server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)

@@ -6,8 +6,9 @@ caches one driver ``Cluster``/``Session`` pair until :meth:`close`.
 
 Connection fields: host = contact points (comma-separated), port, login/password, schema = default
 keyspace. Extras: ``local_dc``, ``consistency``, ``ssl`` (bool), ``ssl_ca``, ``ssl_cert``,
-``ssl_key``, ``ssl_verify_hostname``, ``secure_connect_bundle``, ``protocol_version``,
-``request_timeout``, ``connect_timeout``, ``page_size``.
+``ssl_key``, ``ssl_key_password``, ``ssl_verify_hostname``, ``secure_connect_bundle``, ``protocol_version``,
+``request_timeout``, ``connect_timeout``, ``page_size``. A ``cassandra`` connection (the
+apache-cassandra provider's) works too: see :mod:`.cassandra_conn`.
 """
 
 from __future__ import annotations
@@ -15,32 +16,13 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
+from airflow.sdk import BaseHook
+
+from airflow_provider_cassandra_bulk.connection_form import EXTRA_FIELDS, UI_FIELD_BEHAVIOUR  # noqa: F401 - re-exported
+from airflow_provider_cassandra_bulk.hooks.cassandra_conn import CONN_TYPE as CASSANDRA_CONN_TYPE
+from airflow_provider_cassandra_bulk.hooks.cassandra_conn import translate_cassandra_extras
 from cassandra_bulk_core.connection import ConnectionConfig
-
-try:  # Airflow 3 Task SDK
-    from airflow.sdk.bases.hook import BaseHook
-except ImportError:  # pragma: no cover - Airflow 2
-    from airflow.hooks.base import BaseHook  # type: ignore[no-redef,attr-defined,unused-ignore]
-
-EXTRA_FIELDS: dict[str, str] = {
-    "local_dc": "Local datacenter",
-    "consistency": "Consistency level",
-    "ssl": "Enable TLS",
-    "ssl_ca": "TLS CA file",
-    "ssl_cert": "TLS client certificate file",
-    "ssl_key": "TLS client key file",
-    "ssl_verify_hostname": "Verify the server hostname",
-    "secure_connect_bundle": "Astra secure connect bundle (path)",
-    "protocol_version": "Protocol version",
-    "request_timeout": "Request timeout (s)",
-    "connect_timeout": "Connect timeout (s)",
-    "page_size": "Page size (rows)",
-}
-_TRUE = {"1", "true", "yes", "on", "y", "t"}
-
-
-def _bool(value: Any) -> bool:
-    return value if isinstance(value, bool) else str(value).strip().lower() in _TRUE
+from cassandra_bulk_core.connection_fields import extra_values
 
 
 def _blank(value: Any) -> bool:
@@ -48,8 +30,18 @@ def _blank(value: Any) -> bool:
 
 
 def config_from_connection(conn: Any) -> ConnectionConfig:
-    """Build a :class:`ConnectionConfig` from anything shaped like an Airflow ``Connection``."""
-    extra: dict[str, Any] = dict(getattr(conn, "extra_dejson", None) or {})
+    """Build a :class:`ConnectionConfig` from anything shaped like an Airflow ``Connection``.
+
+    :param conn: a ``cassandra_bulk`` connection, or Airflow's standard ``cassandra`` one (the
+        apache-cassandra provider's), whose extras are translated (:mod:`.cassandra_conn`).
+    """
+    # Forms built from provider info may store extras prefixed (extra__cassandra_bulk__local_dc).
+    extra: dict[str, Any] = {
+        str(k).removeprefix("extra__cassandra_bulk__"): v
+        for k, v in dict(getattr(conn, "extra_dejson", None) or {}).items()
+    }
+    if getattr(conn, "conn_type", None) == CASSANDRA_CONN_TYPE:
+        extra = translate_cassandra_extras(extra)
     values: dict[str, Any] = {}
     if not _blank(conn.host):
         values["contact_points"] = tuple(h.strip() for h in str(conn.host).split(",") if h.strip())
@@ -59,32 +51,17 @@ def config_from_connection(conn: Any) -> ConnectionConfig:
         values["username"] = conn.login
     if not _blank(conn.password):
         values["password"] = conn.password
-    for key, field in (
-        ("local_dc", "local_dc"),
-        ("consistency", "consistency"),
-        ("ssl_ca", "ssl_ca_file"),
-        ("ssl_cert", "ssl_cert_file"),
-        ("ssl_key", "ssl_key_file"),
-        ("secure_connect_bundle", "secure_connect_bundle"),
-    ):
-        if not _blank(extra.get(key)):
-            values[field] = str(extra[key]).strip()
-    if not _blank(extra.get("ssl")):
-        values["ssl_enabled"] = _bool(extra["ssl"])
-    if not _blank(extra.get("ssl_verify_hostname")):
-        values["ssl_verify_hostname"] = _bool(extra["ssl_verify_hostname"])
-    if not _blank(extra.get("protocol_version")):
-        values["protocol_version"] = int(extra["protocol_version"])
-    for key in ("request_timeout", "connect_timeout"):
-        if not _blank(extra.get(key)):
-            values[key] = float(extra[key])
+    values.update(extra_values(extra))  # the extras named in connection_fields.CONNECTION_FIELDS
     return ConnectionConfig(**values)
 
 
 class CassandraBulkHook(BaseHook):
     """Connection to a Cassandra cluster for cassandra-bulk's token-range operators.
 
-    :param cassandra_conn_id: an Airflow connection of type ``cassandra_bulk``.
+    :param cassandra_conn_id: an Airflow connection of type ``cassandra_bulk``, or of Airflow's
+        standard type ``cassandra`` (apache-airflow-providers-apache-cassandra: same fields, its
+        ``ssl_options`` / ``load_balancing_policy_args`` extras translated), so one cluster needs
+        one connection.
     """
 
     conn_name_attr = "cassandra_conn_id"
@@ -181,34 +158,9 @@ class CassandraBulkHook(BaseHook):
     # -- connection form -----------------------------------------------------------------------
 
     @classmethod
-    def get_connection_form_widgets(cls) -> dict[str, Any]:
-        """Extra fields for the (legacy FAB) connection form."""
-        from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
-        from flask_babel import lazy_gettext
-        from wtforms import BooleanField, StringField
-
-        widgets: dict[str, Any] = {}
-        for key, label in EXTRA_FIELDS.items():
-            if key in ("ssl", "ssl_verify_hostname"):
-                widgets[key] = BooleanField(lazy_gettext(label), default=key == "ssl_verify_hostname")
-            else:
-                widgets[key] = StringField(lazy_gettext(label), widget=BS3TextFieldWidget())
-        return widgets
-
-    @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
-        return {
-            "hidden_fields": [],
-            "relabeling": {"host": "Contact points", "schema": "Default keyspace", "login": "Username"},
-            "placeholders": {
-                "host": "10.0.0.1,10.0.0.2",
-                "port": "9042",
-                "schema": "my_keyspace",
-                "extra": '{"local_dc": "dc1", "consistency": "LOCAL_QUORUM"}',
-                "local_dc": "dc1",
-                "consistency": "LOCAL_ONE",
-                "protocol_version": "5",
-                "request_timeout": "60",
-                "page_size": "5000",
-            },
-        }
+        """The same data as provider info's ``ui-field-behaviour`` (Airflow < 3.2 reads this; the
+        form's extra fields are declared only in provider info: no FAB widgets)."""
+        import copy
+
+        return copy.deepcopy(UI_FIELD_BEHAVIOUR)

@@ -13,16 +13,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from airflow.sdk import BaseOperator
+from airflow.sdk.exceptions import AirflowException, AirflowFailException
+
 from airflow_provider_cassandra_bulk.hooks.cassandra_bulk import CassandraBulkHook
 from airflow_provider_cassandra_bulk.ranges import label, resolve_ranges
 from cassandra_bulk_core.events import Listener, RangeEvent
-
-try:  # Airflow 3 Task SDK
-    from airflow.sdk import BaseOperator
-    from airflow.sdk.exceptions import AirflowException
-except ImportError:  # pragma: no cover - Airflow 2
-    from airflow.exceptions import AirflowException  # type: ignore[no-redef,unused-ignore]
-    from airflow.models import BaseOperator  # type: ignore[no-redef,unused-ignore]
 
 RANGE_CONTEXT_KEY = "cassandra_bulk_range"
 """Set in the task context by the range operators; a mapped instance is named by it unless the DAG
@@ -131,6 +127,8 @@ class CassandraBulkBaseOperator(BaseOperator):
         except Exception as exc:
             if self._killed:
                 raise TaskKilled(f"{self.task_id}: killed while working on {self.table}") from exc
+            if _terminal(exc):  # bad options or bad data: a retry meets the same error
+                raise _fail_exception()(f"{self.task_id}: {exc}") from exc
             raise
         finally:
             self.hook.close()
@@ -231,6 +229,11 @@ class IcebergTargetMixin:
     catalog_properties: Mapping[str, str] | None
     mode: str
 
+    def _lineage_catalog(self) -> Mapping[str, str] | None:
+        from airflow_provider_cassandra_bulk.lineage import run_catalog_properties
+
+        return run_catalog_properties(self.catalog_name, self.catalog_properties, str(self.warehouse))
+
     def _iceberg_options(self, export_date: dt.date | None, **extra: Any) -> Any:
         from cassandra_bulk_core.iceberg import IcebergOptions
 
@@ -243,3 +246,15 @@ class IcebergTargetMixin:
             export_date=export_date,
             **extra,
         )
+
+
+def _terminal(exc: BaseException) -> bool:
+    """An engine error that says running the task again cannot succeed."""
+    from cassandra_bulk_core.errors import BulkError
+
+    return isinstance(exc, BulkError) and not exc.transient
+
+
+def _fail_exception() -> type[Exception]:
+    """Airflow's "fail without retry" exception (the extra requires Airflow 3: ``airflow.sdk``)."""
+    return AirflowFailException

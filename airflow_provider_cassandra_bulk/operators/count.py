@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
+
+from airflow.sdk import Context
 
 from airflow_provider_cassandra_bulk.operators.base import CassandraBulkBaseOperator
 from airflow_provider_cassandra_bulk.ranges import label
@@ -18,7 +20,16 @@ class CassandraCountOperator(CassandraBulkBaseOperator):
     Returns ``{"table", "range_id", "rows", "per_range"}`` (``per_range`` empty for a window).
     """
 
-    template_fields: Sequence[str] = ("table", "keyspace", "range_id", "splits", "start_token", "end_token")
+    template_fields: Sequence[str] = (
+        "table",
+        "keyspace",
+        "cassandra_conn_id",
+        "range_id",
+        "splits",
+        "start_token",
+        "end_token",
+    )
+    template_fields_renderers: ClassVar[dict[str, str]] = {"range_id": "json"}
 
     def __init__(
         self,
@@ -35,7 +46,7 @@ class CassandraCountOperator(CassandraBulkBaseOperator):
         self.end_token = end_token
         self.concurrency = concurrency
 
-    def execute(self, context: Any) -> dict[str, Any]:
+    def execute(self, context: Context) -> dict[str, Any]:
         from cassandra_bulk_core.count import count_table, count_window
         from cassandra_bulk_core.ring import plan_ranges
 

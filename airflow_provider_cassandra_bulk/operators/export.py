@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, ClassVar
+
+from airflow.sdk import Context
 
 from airflow_provider_cassandra_bulk import lineage
 from airflow_provider_cassandra_bulk.operators.base import (
@@ -28,12 +30,15 @@ class CassandraToIcebergOperator(IcebergTargetMixin, CassandraBulkBaseOperator):
     template_fields: Sequence[str] = (
         "table",
         "keyspace",
+        "cassandra_conn_id",
         "range_id",
         "warehouse",
         "iceberg_table",
+        "catalog_properties",
         "export_date",
         "mode",
     )
+    template_fields_renderers: ClassVar[dict[str, str]] = {"catalog_properties": "json", "range_id": "json"}
 
     def __init__(
         self,
@@ -61,7 +66,7 @@ class CassandraToIcebergOperator(IcebergTargetMixin, CassandraBulkBaseOperator):
         self.sort_by = tuple(sort_by)
         self._identifier: str | None = None
 
-    def execute(self, context: Any) -> dict[str, Any]:
+    def execute(self, context: Context) -> dict[str, Any]:
         from cassandra_bulk_core.iceberg import export_to_iceberg, load_catalog, operation_snapshot_id
 
         ranges = self._selection(context, self.range_id)
@@ -97,7 +102,7 @@ class CassandraToIcebergOperator(IcebergTargetMixin, CassandraBulkBaseOperator):
         inputs = [lineage.cassandra_dataset(self._source)] if self._source else []
         identifier = self._identifier or self.iceberg_table
         outputs = (
-            [lineage.iceberg_dataset(str(self.warehouse), self.catalog_properties, identifier, self._source)]
+            [lineage.iceberg_dataset(str(self.warehouse), self._lineage_catalog(), identifier, self._source)]
             if identifier
             else []
         )
@@ -111,7 +116,15 @@ class CassandraToFilesOperator(CassandraBulkBaseOperator):
     files. Returns ``{"range_id", "rows", "bytes", "files", "destination"}``.
     """
 
-    template_fields: Sequence[str] = ("table", "keyspace", "range_id", "destination", "file_format")
+    template_fields: Sequence[str] = (
+        "table",
+        "keyspace",
+        "cassandra_conn_id",
+        "range_id",
+        "destination",
+        "file_format",
+    )
+    template_fields_renderers: ClassVar[dict[str, str]] = {"range_id": "json"}
 
     def __init__(
         self,
@@ -134,10 +147,10 @@ class CassandraToFilesOperator(CassandraBulkBaseOperator):
         self.s3_endpoint_url = s3_endpoint_url
         self.resume = resume
 
-    def execute(self, context: Any) -> dict[str, Any]:
+    def execute(self, context: Context) -> dict[str, Any]:
         from cassandra_bulk_core.export import export_table
+        from cassandra_bulk_core.io import StorageOptions
         from cassandra_bulk_core.sinks import SinkOptions
-        from cassandra_bulk_core.storage import StorageOptions
 
         ranges = self._selection(context, self.range_id)
         fmt = "jsonl" if self.file_format == "json" else self.file_format

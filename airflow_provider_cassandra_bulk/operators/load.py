@@ -18,7 +18,9 @@ import os
 import tempfile
 import threading
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, ClassVar
+
+from airflow.sdk import BaseOperator, Context
 
 from airflow_provider_cassandra_bulk import lineage
 from airflow_provider_cassandra_bulk.operators.base import (
@@ -27,11 +29,6 @@ from airflow_provider_cassandra_bulk.operators.base import (
     TaskLogListener,
 )
 from airflow_provider_cassandra_bulk.ranges import label
-
-try:  # Airflow 3 Task SDK
-    from airflow.sdk import BaseOperator
-except ImportError:  # pragma: no cover - Airflow 2
-    from airflow.models import BaseOperator  # type: ignore[no-redef,unused-ignore]
 
 DEFAULT_LOG_DIR = os.path.join(tempfile.gettempdir(), "cassandra-bulk-load")
 """Where each load's ``rejects.*``, ``errors.log``, ``checkpoint.json`` and ``summary.json`` go
@@ -138,7 +135,7 @@ class _CassandraLoadOperator(CassandraBulkBaseOperator):
             only_range=only_range,
             mapping=dict(self.mapping) if self.mapping else None,
             ttl=self.ttl,
-            write_timestamp=self.write_timestamp,
+            write_timestamp=self._write_time(info),
             preserve_writetime=self.preserve_writetime,
             null_to_unset=self.null_to_unset,
             batch_mode=self.batch_mode,
@@ -151,7 +148,11 @@ class _CassandraLoadOperator(CassandraBulkBaseOperator):
             resume=self.resume,
         )
 
-    def execute(self, context: Any) -> dict[str, Any]:
+    def _write_time(self, info: Any) -> int | None:
+        """The write time every range of this load uses (None: the load's own timestamp)."""
+        return self.write_timestamp
+
+    def execute(self, context: Context) -> dict[str, Any]:
         from cassandra_bulk_core.load import load_table
 
         ranges = self._selection(context, self.range_id)
@@ -241,15 +242,23 @@ class IcebergToCassandraOperator(_CassandraLoadOperator):
     template_fields: Sequence[str] = (
         "table",
         "keyspace",
+        "cassandra_conn_id",
         "range_id",
         "warehouse",
         "iceberg_table",
+        "catalog_properties",
         "snapshot_id",
         "as_of",
         "row_filter",
+        "mapping",
         "max_errors",
         "log_dir",
     )
+    template_fields_renderers: ClassVar[dict[str, str]] = {
+        "catalog_properties": "json",
+        "mapping": "json",
+        "range_id": "json",
+    }
 
     def __init__(
         self,
@@ -273,6 +282,7 @@ class IcebergToCassandraOperator(_CassandraLoadOperator):
         self.row_filter = row_filter
         self._identifier: str | None = None
         self._snapshot: int | None = None
+        self._snapshot_ms: int | None = None
 
     def _iceberg_source(self, identifier: str, snapshot_id: int | None) -> Any:
         from cassandra_bulk_core.sources import IcebergSource
@@ -292,7 +302,10 @@ class IcebergToCassandraOperator(_CassandraLoadOperator):
             self._identifier = str(self.iceberg_table or f"{info.keyspace}.{info.table}")
         if self._snapshot is None:  # once per task: every range of a group reads the same snapshot
             source = self._iceberg_source(self._identifier, _optional_int(self.snapshot_id))
-            self._snapshot = source.snapshot(source.open())
+            table = source.open()
+            self._snapshot = source.snapshot(table)
+            if self._snapshot is not None:
+                self._snapshot_ms = int(table.snapshot_by_id(self._snapshot).timestamp_ms)
         return {
             "source": self._identifier,
             "format": "iceberg",
@@ -302,11 +315,27 @@ class IcebergToCassandraOperator(_CassandraLoadOperator):
     def _describe_source(self) -> dict[str, Any]:
         return {"iceberg_table": self._identifier, "snapshot_id": self._snapshot}
 
+    def _write_time(self, info: Any) -> int | None:
+        """The engine's restore rule (as in Dagster and the CLI): the snapshot's commit time, unless
+        the table has non-frozen lists (a same-time rewrite would append), or an explicit time."""
+        from cassandra_bulk_core.restore import restore_write_time
+        from cassandra_bulk_core.types.tree import table_types
+
+        cluster, _session = self.hook.get_conn()
+        types = table_types(cluster, info.keyspace, info.table)
+        rule = restore_write_time(types, self.write_timestamp, self._snapshot_ms, f"{info.keyspace}.{info.table}")
+        if rule.notice:
+            (self.log.warning if rule.warning else self.log.info)(rule.notice)
+        return rule.timestamp
+
+    def _lineage_catalog(self) -> Mapping[str, str] | None:
+        return lineage.run_catalog_properties(self.catalog_name, self.catalog_properties, str(self.warehouse))
+
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
         """The Iceberg table in, the Cassandra table out (OpenLineage provider only)."""
         identifier = self._identifier or self.iceberg_table
         inputs = (
-            [lineage.iceberg_dataset(str(self.warehouse), self.catalog_properties, identifier, self._source)]
+            [lineage.iceberg_dataset(str(self.warehouse), self._lineage_catalog(), identifier, self._source)]
             if identifier
             else []
         )
@@ -326,13 +355,16 @@ class FilesToCassandraOperator(_CassandraLoadOperator):
     template_fields: Sequence[str] = (
         "table",
         "keyspace",
+        "cassandra_conn_id",
         "range_id",
         "source",
         "file_format",
         "file_pattern",
+        "mapping",
         "max_errors",
         "log_dir",
     )
+    template_fields_renderers: ClassVar[dict[str, str]] = {"mapping": "json", "range_id": "json"}
 
     def __init__(
         self,
@@ -373,7 +405,8 @@ class IcebergSnapshotOperator(BaseOperator):
     current at ``as_of``, else the current one. Returns it (an int), for the mapped loads'
     ``snapshot_id``, so every range reads the same state of the table even if it changes mid-run."""
 
-    template_fields: Sequence[str] = ("iceberg_table", "warehouse", "snapshot_id", "as_of")
+    template_fields: Sequence[str] = ("iceberg_table", "warehouse", "catalog_properties", "snapshot_id", "as_of")
+    template_fields_renderers: ClassVar[dict[str, str]] = {"catalog_properties": "json"}
 
     def __init__(
         self,
@@ -394,7 +427,7 @@ class IcebergSnapshotOperator(BaseOperator):
         self.snapshot_id = snapshot_id
         self.as_of = as_of
 
-    def execute(self, context: Any) -> int:
+    def execute(self, context: Context) -> int:
         from cassandra_bulk_core.sources import IcebergSource
 
         snapshot_id = _optional_int(self.snapshot_id)

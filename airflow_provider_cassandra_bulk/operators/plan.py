@@ -6,20 +6,15 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from airflow_provider_cassandra_bulk.ranges import DEFAULT_MAX_MAP_LENGTH, group_descriptors, plan_descriptors
+from airflow.sdk import BaseOperator, Context
 
-try:  # Airflow 3 Task SDK
-    from airflow.sdk import BaseOperator
-except ImportError:  # pragma: no cover - Airflow 2
-    from airflow.models import BaseOperator  # type: ignore[no-redef,unused-ignore]
+from airflow_provider_cassandra_bulk.ranges import DEFAULT_MAX_MAP_LENGTH, group_descriptors, plan_descriptors
 
 
 def max_map_length() -> int:
     """Airflow's ``[core] max_map_length``, read when the plan runs (a deployment may raise it)."""
-    try:
-        from airflow.configuration import conf
-    except ImportError:  # pragma: no cover - a worker without airflow-core
-        return DEFAULT_MAX_MAP_LENGTH
+    from airflow.sdk import conf
+
     return conf.getint("core", "max_map_length", fallback=DEFAULT_MAX_MAP_LENGTH)
 
 
@@ -59,7 +54,7 @@ class CassandraRangePlanOperator(BaseOperator):
         self.ranges = ranges
         self.max_map_length = max_map_length
 
-    def execute(self, context: Any) -> list[dict[str, str]]:
+    def execute(self, context: Context) -> list[dict[str, str]]:
         limit = self.max_map_length or max_map_length()
         if self.ranges is None:
             plan = plan_descriptors(int(self.splits), limit)

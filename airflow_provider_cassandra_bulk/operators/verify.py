@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, ClassVar
+from urllib.parse import urlunsplit
+
+from airflow.sdk import Asset, Context
 
 from airflow_provider_cassandra_bulk import lineage
 from airflow_provider_cassandra_bulk.operators.base import (
@@ -15,16 +18,32 @@ from airflow_provider_cassandra_bulk.operators.base import (
 )
 from airflow_provider_cassandra_bulk.ranges import resolve_ranges
 
-try:  # Airflow 3 Task SDK
-    from airflow.sdk import Asset
-except ImportError:  # pragma: no cover - Airflow 2
-    from airflow.datasets import Dataset as Asset  # type: ignore[no-redef,unused-ignore]
 
+def iceberg_asset(
+    table: str,
+    catalog_name: str = "default",
+    *,
+    warehouse: str = "warehouse",
+    catalog_properties: Mapping[str, str] | None = None,
+) -> Asset:
+    """The Airflow Asset of an Iceberg table ``namespace.table``, named so that it is unique across
+    deployments: ``iceberg://<catalog location>/<namespace>/<table>``.
 
-def iceberg_asset(table: str, catalog_name: str = "default") -> Any:
-    """The Airflow Asset for an Iceberg table ``namespace.table``: ``iceberg://<catalog>/<ns>/<table>``."""
+    The location is the catalog service (its ``uri`` property, credentials dropped, with the
+    ``warehouse`` property as a query when both are set), else the ``warehouse`` property, else, for
+    the embedded catalog, the absolute warehouse directory (``iceberg:///data/wh/demo/events``). A
+    catalog configured only in ``.pyiceberg.yaml`` (read at run time, not at DAG parse) is named by its
+    catalog name: pass ``catalog_properties`` (or ``outlets=``) to pin it. Consumers schedule on
+    the same call: ``schedule=[iceberg_asset("demo.events", warehouse=...)]``.
+
+    :param table: ``namespace.table`` (a bare name is put in ``default``).
+    :param catalog_name: the pyiceberg catalog name, as given to the operators.
+    :param warehouse: the operators' ``warehouse`` (the embedded catalog's directory).
+    :param catalog_properties: the operators' ``catalog_properties``.
+    """
     namespace, _, name = table.rpartition(".")
-    return Asset(f"iceberg://{catalog_name}/{namespace or 'default'}/{name}")
+    at = lineage.iceberg_location(warehouse, catalog_name, catalog_properties)
+    return Asset(urlunsplit(("iceberg", at.netloc, f"{at.path}/{namespace or 'default'}/{name}", at.query, "")))
 
 
 class CassandraIcebergVerifyOperator(IcebergTargetMixin, CassandraBulkBaseOperator):
@@ -38,13 +57,16 @@ class CassandraIcebergVerifyOperator(IcebergTargetMixin, CassandraBulkBaseOperat
     template_fields: Sequence[str] = (
         "table",
         "keyspace",
+        "cassandra_conn_id",
         "range_id",
         "warehouse",
         "iceberg_table",
+        "catalog_properties",
         "export_date",
         "splits",
         "mode",
     )
+    template_fields_renderers: ClassVar[dict[str, str]] = {"catalog_properties": "json", "range_id": "json"}
 
     def __init__(
         self,
@@ -61,8 +83,9 @@ class CassandraIcebergVerifyOperator(IcebergTargetMixin, CassandraBulkBaseOperat
     ) -> None:
         if "outlets" not in kwargs:
             name = iceberg_table or kwargs.get("table", "")
-            if "." in name and "{{" not in name:  # known at parse time
-                kwargs["outlets"] = [iceberg_asset(name, catalog_name)]
+            if "." in name and "{{" not in name + str(warehouse):  # known at parse time
+                asset = iceberg_asset(name, catalog_name, warehouse=warehouse, catalog_properties=catalog_properties)
+                kwargs["outlets"] = [asset]
         super().__init__(**kwargs)
         self.range_id = range_id
         self.warehouse = warehouse
@@ -74,7 +97,7 @@ class CassandraIcebergVerifyOperator(IcebergTargetMixin, CassandraBulkBaseOperat
         self.concurrency = concurrency
         self._identifier: str | None = None
 
-    def execute(self, context: Any) -> dict[str, Any]:
+    def execute(self, context: Context) -> dict[str, Any]:
         from cassandra_bulk_core.iceberg import load_catalog, verify
         from cassandra_bulk_core.ring import plan_ranges
 
@@ -116,7 +139,7 @@ class CassandraIcebergVerifyOperator(IcebergTargetMixin, CassandraBulkBaseOperat
         inputs = [lineage.cassandra_dataset(self._source)] if self._source else []
         identifier = self._identifier or self.iceberg_table
         outputs = (
-            [lineage.iceberg_dataset(str(self.warehouse), self.catalog_properties, identifier, self._source)]
+            [lineage.iceberg_dataset(str(self.warehouse), self._lineage_catalog(), identifier, self._source)]
             if identifier
             else []
         )

@@ -19,6 +19,8 @@ from airflow.sdk import DAG
 
 from airflow_provider_cassandra_bulk.task_group import cassandra_to_iceberg_task_group
 
+TABLE = os.environ.get("CASSANDRA_BULK_EXAMPLE_TABLE", "demo.events")
+
 with DAG(
     "cassandra_nightly_iceberg",
     schedule="@daily",
@@ -30,9 +32,12 @@ with DAG(
 ) as dag:
     cassandra_to_iceberg_task_group(
         group_id="nightly",
-        table=os.environ.get("CASSANDRA_BULK_EXAMPLE_TABLE", "demo.events"),
+        table=TABLE,
         warehouse=os.environ.get("CASSANDRA_BULK_EXAMPLE_WAREHOUSE", "out/warehouse"),
         splits=int(os.environ.get("CASSANDRA_BULK_EXAMPLE_SPLITS", "16")),
+        # Its own Iceberg table (demo.events_nightly): a daily table, partitioned by export date, is
+        # not the mirror cassandra_to_iceberg writes, so both examples run side by side.
+        iceberg_table=f"{TABLE}_nightly",
         mode="daily",
         export_date="{{ data_interval_start | ds }}",
     )

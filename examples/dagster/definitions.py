@@ -23,9 +23,9 @@ from dagster_cassandra_bulk import (
     DagsterCassandraBulkTranslator,
     IcebergCassandraTable,
     IcebergCatalogResource,
+    build_cassandra_iceberg_assets,
     build_cassandra_iceberg_checks,
     build_nightly_schedule,
-    cassandra_iceberg_assets,
     iceberg_cassandra_assets,
 )
 
@@ -51,7 +51,7 @@ class Translator(DagsterCassandraBulkTranslator):
 # Upstream is TABLES[0]'s asset (key from the same translator); rejected records fail a range.
 RESTORES = [IcebergCassandraTable("demo", "events_restored", source=TABLES[0], max_errors=0)]
 
-assets = cassandra_iceberg_assets(TABLES, translator=Translator())
+assets = build_cassandra_iceberg_assets(TABLES, translator=Translator())
 restores = iceberg_cassandra_assets(RESTORES, translator=Translator(), log_dir="out/logs")
 checks = [c for t, a in zip(TABLES, assets, strict=True) for c in build_cassandra_iceberg_checks(t, asset_key=a.key)]
 

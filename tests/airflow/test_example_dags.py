@@ -41,8 +41,12 @@ def test_explicit_example_exports_every_range_and_verifies(
     assert sorted(ti.rendered_map_index for ti in exports) == [f"r{i}-of-8" for i in range(8)]
     assert tis[("verify", -1)].state == TaskInstanceState.SUCCESS
     assert iceberg_table(warehouse, kv).scan().to_arrow().num_rows == cassandra_rows(session, kv) == ROWS
-    ks, name = kv.split(".")
-    (event,) = _asset_events(f"iceberg://default/{ks}/{name}")[-1:]
+    from airflow_provider_cassandra_bulk.operators.verify import iceberg_asset
+
+    # The asset names the warehouse it lives in: iceberg:/<tmp>/wh/<keyspace>/kv
+    asset = iceberg_asset(kv, warehouse=warehouse)
+    assert asset.uri == f"iceberg:{Path(warehouse).absolute()}/{kv.replace('.', '/')}"
+    (event,) = _asset_events(asset.uri)[-1:]
     assert event.extra["rows"] == ROWS and event.extra["ranges"] == 8
 
 
@@ -52,6 +56,10 @@ def test_nightly_example_files_rows_under_the_data_interval_date(
     from cassandra_bulk_core.iceberg import DATE_COLUMN
 
     warehouse = str(tmp_path / "wh")
+    # The README's "by hand" order: the mirror example first, into the same warehouse; the nightly
+    # example has its own table, so it does not collide with the mirror (it once failed every range).
+    mirror = load_example("cassandra_to_iceberg", monkeypatch, table=kv, warehouse=warehouse, splits=4)
+    assert mirror.dag.test(logical_date=DAY).state == "success"
     module = load_example("cassandra_nightly_iceberg", monkeypatch, table=kv, warehouse=warehouse, splits=4)
     dates = []
     for day in (DAY, DAY + dt.timedelta(days=1)):
@@ -64,7 +72,7 @@ def test_nightly_example_files_rows_under_the_data_interval_date(
         assert verify is not None and verify.state == "success"
         dates.append(run.data_interval_start.date())
         assert run.data_interval_start.date() == day.date()  # @daily (cron trigger): the interval starts at the run
-    table = iceberg_table(warehouse, kv).scan().to_arrow()
+    table = iceberg_table(warehouse, f"{kv}_nightly").scan().to_arrow()
     assert table.num_rows == 2 * cassandra_rows(session, kv)  # one full slice per night
     per_date = table.group_by(DATE_COLUMN).aggregate([(DATE_COLUMN, "count")]).to_pylist()
     assert {(r[DATE_COLUMN], r[f"{DATE_COLUMN}_count"]) for r in per_date} == {(d, ROWS) for d in dates}

@@ -159,11 +159,10 @@ def test_ui_field_behaviour_and_widgets() -> None:
     behaviour = CassandraBulkHook.get_ui_field_behaviour()
     assert behaviour["relabeling"]["host"] == "Contact points"
     json.dumps(behaviour)
-    try:
-        widgets = CassandraBulkHook.get_connection_form_widgets()
-    except ImportError:
-        pytest.skip("flask_appbuilder/wtforms not installed (legacy form only)")
-    assert set(widgets) == set(EXTRA_FIELDS)
+    # The extra fields are declared in provider info (conn-fields), not as deprecated FAB widgets;
+    # test_connection_form_is_declared_in_provider_info_for_airflow_3_2_plus checks every one.
+    assert "get_connection_form_widgets" not in CassandraBulkHook.__dict__
+    assert set(EXTRA_FIELDS) >= {"local_dc", "consistency", "ssl", "ssl_ca"}
 
 
 def test_plan_descriptors_are_json_safe_stable_and_cover_the_ring() -> None:
@@ -226,8 +225,70 @@ def test_operators_do_no_io_at_construction_and_verify_has_asset_outlet() -> Non
     CassandraToFilesOperator(task_id="b", destination="s3://nowhere/x", **kw)
     CassandraCountOperator(task_id="d", range_id="r1-of-8", **kw)
     verify = CassandraIcebergVerifyOperator(task_id="c", warehouse="/nonexistent/wh", splits=8, **kw)
-    assert verify.outlets == [iceberg_asset("ks.tbl")]
-    assert verify.outlets[0].uri == "iceberg://default/ks/tbl"
+    assert verify.outlets == [iceberg_asset("ks.tbl", warehouse="/nonexistent/wh")]
+    assert verify.outlets[0].uri == "iceberg:/nonexistent/wh/ks/tbl"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "uri"),
+    [
+        ({"warehouse": "/data/wh"}, "iceberg:/data/wh/demo/events"),
+        (  # a REST catalog: the service and its warehouse, never the credentials
+            {"catalog_properties": {"uri": "https://etl:pw@cat.example.com/api/catalog/", "warehouse": "prod"}},
+            "iceberg://cat.example.com/api/catalog/demo/events?warehouse=prod",
+        ),
+        ({"catalog_properties": {"warehouse": "s3://bucket/lake/"}}, "iceberg://bucket/lake/demo/events"),
+        ({"catalog_properties": {"uri": "sqlite:////srv/cat.db"}}, "iceberg:/srv/cat.db/demo/events"),
+        ({"catalog_name": "lake"}, "iceberg://catalog-lake/demo/events"),
+    ],
+)
+def test_iceberg_asset_names_the_catalog_location(kwargs: dict[str, Any], uri: str) -> None:
+    """Two deployments with a ``demo.events`` in different catalogs get different assets (the
+    first release named both ``iceberg://default/demo/events``)."""
+    from airflow_provider_cassandra_bulk.operators.verify import iceberg_asset
+
+    asset = iceberg_asset("demo.events", **kwargs)
+    assert asset.uri == uri and "pw" not in asset.uri
+    assert iceberg_asset("demo.events", warehouse="/a/wh") != iceberg_asset("demo.events", warehouse="/b/wh")
+
+
+def test_operators_template_the_connection_and_dict_arguments() -> None:
+    """``cassandra_conn_id`` and the dict arguments are rendered (a DAG may pick the cluster per
+    run), and the UI shows the dicts as JSON."""
+    from airflow_provider_cassandra_bulk.operators.cassandra_bulk import (
+        CassandraCountOperator,
+        CassandraIcebergVerifyOperator,
+        CassandraToFilesOperator,
+        CassandraToIcebergOperator,
+        FilesToCassandraOperator,
+        IcebergToCassandraOperator,
+    )
+
+    for op in (
+        CassandraCountOperator,
+        CassandraIcebergVerifyOperator,
+        CassandraToFilesOperator,
+        CassandraToIcebergOperator,
+        FilesToCassandraOperator,
+        IcebergToCassandraOperator,
+    ):
+        assert "cassandra_conn_id" in op.template_fields, op.__name__
+        for field, renderer in op.template_fields_renderers.items():
+            assert field in op.template_fields and renderer == "json", (op.__name__, field)
+    for op in (CassandraToIcebergOperator, CassandraIcebergVerifyOperator, IcebergToCassandraOperator):
+        assert "catalog_properties" in op.template_fields, op.__name__
+    for op in (IcebergToCassandraOperator, FilesToCassandraOperator):
+        assert "mapping" in op.template_fields, op.__name__
+
+    export = CassandraToIcebergOperator(
+        task_id="e",
+        table="ks.tbl",
+        cassandra_conn_id="{{ params.cluster }}",
+        catalog_properties={"uri": "{{ params.catalog }}", "warehouse": "fixed"},
+    )
+    export.render_template_fields({"params": {"cluster": "cassandra_eu", "catalog": "https://cat.eu"}})
+    assert export.cassandra_conn_id == "cassandra_eu"
+    assert export.catalog_properties == {"uri": "https://cat.eu", "warehouse": "fixed"}
 
 
 def test_every_example_dag_imports_without_errors() -> None:
@@ -338,7 +399,7 @@ def test_task_group_helper_wires_plan_mapped_export_and_verify() -> None:
     plan, export, verify = (dag.get_task(f"export_ks_tbl.{t}") for t in ("plan", "export_range", "verify"))
     assert plan.downstream_task_ids == {export.task_id} and export.downstream_task_ids == {verify.task_id}
     assert export.partial_kwargs["cassandra_conn_id"] == "nope" and verify.splits == 8 and verify.range_id is None
-    assert [o.uri for o in verify.outlets] == ["iceberg://default/ks/tbl"]
+    assert [o.uri for o in verify.outlets] == ["iceberg:/wh/ks/tbl"]
     # With chosen ranges, verify checks the planner's output (an XComArg resolved at run time).
     assert picked.group_id == "picked"
     picked_verify = dag.get_task("picked.verify")
@@ -479,3 +540,92 @@ def test_as_of_accepts_epoch_millis_and_iso_times(value: Any, expected: int | No
     from airflow_provider_cassandra_bulk.operators.load import as_of_millis
 
     assert as_of_millis(value) == expected
+
+
+def test_terminal_engine_errors_fail_the_task_without_retry() -> None:
+    """A ConfigError (say, an Iceberg table made in another mode) can never pass on a retry: the task
+    fails with AirflowFailException; a transient engine error is raised as is, for Airflow to retry."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from airflow_provider_cassandra_bulk.operators.cassandra_bulk import CassandraToIcebergOperator
+    from cassandra_bulk_core.errors import ConfigError
+    from cassandra_bulk_core.scan import ScanFailed
+
+    op = CassandraToIcebergOperator(task_id="a", table="ks.t", warehouse="/nonexistent/wh", range_id="r1-of-8")
+
+    class _Hook:
+        def close(self) -> None:
+            pass
+
+    op._hook = _Hook()  # type: ignore[assignment]
+    with pytest.raises(AirflowFailException, match="not created in daily mode"), op._connected():
+        raise ConfigError("Iceberg table ks.t was not created in daily mode")
+    with pytest.raises(ScanFailed), op._connected():
+        raise ScanFailed("reading ks.t failed after 5 attempt(s)")
+
+
+def test_provider_info_imports_nothing_heavy() -> None:
+    """Every Airflow process that discovers providers calls get_provider_info(): it must not pull
+    the engine's dependencies (pyarrow, the driver, pyiceberg) — the version comes from metadata."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from airflow_provider_cassandra_bulk.get_provider_info import get_provider_info;"
+        "get_provider_info(); heavy = {'pyarrow', 'cassandra', 'pyiceberg'} & {m.split('.')[0] for m in sys.modules};"
+        "print(','.join(sorted(heavy)))"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert res.stdout.strip() == ""
+
+
+def test_connection_form_is_declared_in_provider_info_for_airflow_3_2_plus() -> None:
+    """Airflow >= 3.2 builds the connection form from provider info, without the FAB widgets: the
+    relabels, placeholders and every extra field must come through ProvidersManager."""
+    from airflow.providers_manager import ProvidersManager
+
+    from airflow_provider_cassandra_bulk.connection_form import EXTRA_FIELDS
+
+    pm = ProvidersManager()
+    behaviour = pm.field_behaviours["cassandra_bulk"]
+    assert behaviour["relabeling"]["host"] == "Contact points"
+    assert behaviour["placeholders"]["extra__cassandra_bulk__local_dc"] == "dc1"
+    widgets = pm.connection_form_widgets
+    for key, label in EXTRA_FIELDS.items():
+        field = widgets[f"extra__cassandra_bulk__{key}"].field
+        assert field["schema"]["title"] == label
+    assert widgets["extra__cassandra_bulk__ssl_verify_hostname"].field["value"] is True
+
+
+def test_prefixed_extras_from_the_new_form_are_read() -> None:
+    from airflow.sdk import Connection
+
+    from airflow_provider_cassandra_bulk.hooks.cassandra_bulk import config_from_connection
+
+    conn = Connection(
+        conn_id="x",
+        conn_type="cassandra_bulk",
+        host="10.0.0.1",
+        extra='{"extra__cassandra_bulk__local_dc": "dc2", "consistency": "LOCAL_QUORUM"}',
+    )
+    config = config_from_connection(conn)
+    assert config.local_dc == "dc2" and config.consistency == "LOCAL_QUORUM"
+
+
+def test_lineage_of_a_catalog_configured_only_for_pyiceberg(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A catalog named ``lake`` and defined in ``PYICEBERG_CATALOG__LAKE__*`` (as .pyiceberg.yaml would):
+    the lineage namespace is its warehouse, not the operator's default ``warehouse`` directory, and no
+    credential of it leaks."""
+    from airflow_provider_cassandra_bulk.lineage import run_catalog_properties
+    from airflow_provider_cassandra_bulk.operators.export import CassandraToIcebergOperator
+
+    monkeypatch.setenv("PYICEBERG_CATALOG__LAKE__URI", "https://cat.example.com/api/catalog")
+    monkeypatch.setenv("PYICEBERG_CATALOG__LAKE__WAREHOUSE", "s3://lake-bucket/wh")
+    monkeypatch.setenv("PYICEBERG_CATALOG__LAKE__TOKEN", SECRET)
+    op = CassandraToIcebergOperator(task_id="e", table="ks.t", catalog_name="lake")
+    op._identifier = "ks.t"
+    (output,) = op.get_openlineage_facets_on_complete(None).outputs
+    assert (output.namespace, output.name) == ("s3://lake-bucket/wh", "ks.t")
+    assert SECRET not in repr(output)
+    # An unknown catalog name: lineage falls back to what was given, it does not fail the task.
+    assert run_catalog_properties("nowhere", None, "/wh") is None

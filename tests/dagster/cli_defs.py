@@ -28,7 +28,7 @@ env = os.environ
 
 
 def _fail_first_commit_of(range_id: str, marker: Path) -> None:
-    import cassandra_bulk_core.iceberg as engine
+    import cassandra_bulk_core.iceberg.export as engine  # where export_to_iceberg looks commit_files up
 
     real = engine.commit_files
 

@@ -249,7 +249,7 @@ def test_failed_first_attempt_is_retried_without_duplicates(
     cassandra: Any, session: Any, keyspace: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fault: str
 ) -> None:
     """The first attempt fails once (files written but not committed, or committed); the retry replaces."""
-    import cassandra_bulk_core.iceberg as engine_iceberg
+    import cassandra_bulk_core.iceberg.export as engine_iceberg  # where export_to_iceberg looks commit_files up
     import dagster_cassandra_bulk.asset_decorator as decorator
 
     fill(session, keyspace, 200)

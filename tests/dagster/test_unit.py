@@ -86,13 +86,18 @@ def test_table_validation() -> None:
 
 
 def test_resources_redact_secrets() -> None:
-    res = CassandraResource(contact_points=["10.0.0.1,10.0.0.2"], username="etl", password="hunter2-secret")
+    res = CassandraResource(
+        contact_points=["10.0.0.1,10.0.0.2"], username="etl", password="hunter2-secret",
+        ssl_enabled=True, ssl_cert_file="c.pem", ssl_key_file="k.pem", ssl_key_password="key-phrase-secret",
+    )  # fmt: skip
     config = res.connection_config()
     assert config.contact_points == ("10.0.0.1", "10.0.0.2")
     assert config.password == "hunter2-secret"
+    assert (config.ssl_cert_file, config.ssl_key_file) == ("c.pem", "k.pem")
+    assert config.ssl_key_password == "key-phrase-secret"
     for text in (repr(res), str(res), repr(config), str(res.safe_dict())):
-        assert "hunter2-secret" not in text
-    assert res.safe_dict()["password"] == "***"
+        assert "hunter2-secret" not in text and "key-phrase-secret" not in text
+    assert res.safe_dict()["password"] == "***" and res.safe_dict()["ssl_key_password"] == "***"
     ice = IcebergCatalogResource(properties={"type": "rest", "credential": "tok-secret"})
     assert "tok-secret" not in repr(ice) and "tok-secret" not in str(ice)
     assert ice.iceberg_options(mode="daily").catalog_properties["credential"] == "tok-secret"
@@ -123,6 +128,24 @@ def test_import_is_cheap() -> None:
     )
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert res.stdout.strip() == ""
+
+
+def test_import_time_leaves_out_pyarrow_and_the_engine_s_heavy_modules() -> None:
+    """Like dagster-sling's import perf test: ``python -X importtime`` lists every module the import
+    loaded; none of pyarrow, pyiceberg, the driver or the engine's scan/export/load/iceberg modules
+    may be among them (they load when an asset runs)."""
+    res = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", "import dagster_cassandra_bulk"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    loaded = {line.rsplit("|", 1)[-1].strip() for line in res.stderr.splitlines() if line.startswith("import time:")}
+    assert "dagster_cassandra_bulk" in loaded
+    heavy = ("pyarrow", "pyiceberg", "cassandra.", "cassandra_bulk_core.")
+    allowed = {"cassandra_bulk_core._version", "cassandra_bulk_core.events", "cassandra_bulk_core.ring"}
+    bad = sorted(m for m in loaded if (m == "cassandra" or m.startswith(heavy)) and m not in allowed)
+    assert bad == []
 
 
 def test_example_project_loads() -> None:
@@ -207,3 +230,29 @@ def test_load_table_rejects_inconsistent_settings(kwargs: dict[str, object], mes
 
     with pytest.raises(ValueError, match=message):
         IcebergCassandraTable("ks", "t", **kwargs)  # type: ignore[arg-type]
+
+
+def test_terminal_engine_errors_become_failures_without_retry(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A ConfigError can never pass on a retry: the asset raises Failure(allow_retries=False), so the
+    retry policy does not repeat it for each partition; a transient engine error is left to it."""
+    from dagster import Failure
+
+    from cassandra_bulk_core.errors import ConfigError
+    from cassandra_bulk_core.scan import ScanFailed
+    from dagster_cassandra_bulk import asset_decorator
+
+    table = CassandraTable("ks", "t", splits=4)
+
+    def boom(exc: Exception) -> None:
+        def body(*args: object, **kwargs: object) -> None:
+            raise exc
+
+        monkeypatch.setattr(asset_decorator, "_export_partitions", body)
+
+    boom(ConfigError("Iceberg table ks.t was not created in daily mode"))
+    with pytest.raises(Failure) as failure:
+        asset_decorator.export_partitions(None, table, None, None)  # type: ignore[arg-type]
+    assert failure.value.allow_retries is False and "daily mode" in str(failure.value.description)
+    boom(ScanFailed("reading ks.t failed after 5 attempt(s)"))
+    with pytest.raises(ScanFailed):
+        asset_decorator.export_partitions(None, table, None, None)  # type: ignore[arg-type]

@@ -17,10 +17,10 @@ import pytest
 
 from cassandra_bulk_core import resolve_table
 from cassandra_bulk_core.export import ExportOptions, export_table
+from cassandra_bulk_core.io import Storage
 from cassandra_bulk_core.scan import ScanOptions
 from cassandra_bulk_core.sinks import SinkOptions
-from cassandra_bulk_core.storage import Storage
-from tests.alltypes import COLUMNS, EDGE_ROWS, create_and_fill, plain, random_rows
+from tests.alltypes import COLUMNS, EDGE_ROWS, create_and_fill, random_rows, reference_rows
 from tests.arrow_plain import column_plain
 from tests.conftest import connection_config
 
@@ -29,9 +29,7 @@ from tests.conftest import connection_config
 def all_types(cassandra: Any, keyspace: str, session: Any) -> tuple[Any, Any, Any, dict[tuple[int, str], dict]]:
     create_and_fill(session, keyspace, EDGE_ROWS + random_rows(300))
     cluster, sess = connection_config(cassandra).connect()
-    expected = {}
-    for row in sess.execute(f"SELECT * FROM {keyspace}.all_types"):
-        expected[(row.id, row.ck)] = {c: plain(getattr(row, c)) for c in COLUMNS}
+    expected = reference_rows(sess, keyspace)
     info = resolve_table(cluster, keyspace, "all_types")
     yield cluster, sess, info, expected
     cluster.shutdown()

@@ -37,3 +37,19 @@ def test_build_cluster_uses_token_and_dc_aware_routing() -> None:
     assert isinstance(policy._child_policy, DCAwareRoundRobinPolicy)
     assert policy._child_policy.local_dc == "dc1"
     assert cluster.auth_provider is not None
+
+
+def test_not_checking_the_host_name_still_checks_the_chain() -> None:
+    """Issue "Faults", item 3: --no-ssl-verify-hostname without --ssl-ca turned off every
+    certificate check. It now only skips the host name; the chain is still verified (system CAs);
+    only the loudly named ssl_insecure_skip_verify accepts any certificate."""
+    import ssl
+
+    from cassandra_bulk_core import ConnectionConfig
+
+    ctx = ConnectionConfig(ssl_enabled=True, ssl_verify_hostname=False).ssl_context()
+    assert ctx is not None and ctx.verify_mode == ssl.CERT_REQUIRED and not ctx.check_hostname
+    strict = ConnectionConfig(ssl_enabled=True).ssl_context()
+    assert strict is not None and strict.verify_mode == ssl.CERT_REQUIRED and strict.check_hostname
+    insecure = ConnectionConfig(ssl_enabled=True, ssl_insecure_skip_verify=True).ssl_context()
+    assert insecure is not None and insecure.verify_mode == ssl.CERT_NONE and not insecure.check_hostname

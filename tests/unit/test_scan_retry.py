@@ -14,8 +14,8 @@ from cassandra_bulk_core.scan import ScanFailed, ScanStats, TableScan
 
 
 class _Host:
-    def __init__(self, address: str) -> None:
-        self.address = address
+    def __init__(self, address: str, is_up: bool | None = True) -> None:
+        self.address, self.is_up = address, is_up
 
 
 class _Future:
@@ -37,6 +37,7 @@ class _Session:
 
     def execute_async(self, bound: Any, **kw: Any) -> _Future:
         self.calls.append((kw["host"].address, kw["paging_state"]))
+        self.timeouts = [*getattr(self, "timeouts", []), kw["timeout"]]
         return self.script.pop(0)
 
 
@@ -45,10 +46,12 @@ class _Stmt:
         return type("B", (), {"fetch_size": 0})()
 
 
-def _scan(session: _Session, attempts: int = 3) -> TableScan:
+def _scan(session: _Session, attempts: int = 3, seconds: float = 0.0) -> TableScan:
     scan = TableScan.__new__(TableScan)
     scan.session, scan._open, scan._closed = session, _Stmt(), _Stmt()
-    scan.options = type("O", (), {"page_size": 10, "max_attempts": attempts, "request_timeout": 1})()
+    scan.options = type(
+        "O", (), {"page_size": 10, "max_attempts": attempts, "retry_seconds": seconds, "request_timeout": 1}
+    )()
     scan.table = type("T", (), {"keyspace": "ks", "table": "t"})()
     scan._cancelled = threading.Event()
     scan.to_batch = lambda rows: type("Batch", (), {"num_rows": len(rows), "rows": rows})()  # type: ignore[method-assign]
@@ -60,13 +63,16 @@ def _piece() -> SubRange:
 
 
 def test_a_failed_first_page_moves_to_the_next_replica() -> None:
-    session = _Session([_Future(ReadTimeout("t"), False), _Future([(1,), (2,)], True)])
+    session = _Session([_Future(ReadTimeout("t"), False), _Future([(1,), (2,)], True), _Future([(3,)], False)])
     stats = ScanStats()
     import threading
 
     batches = list(_scan(session)._stream(_piece(), stats, threading.Lock(), threading.Event()))
     assert [b.rows for b in batches] == [[(1,), (2,)], [(3,)]]
-    assert session.calls == [("10.0.0.1", None), ("10.0.0.2", None)]
+    # Every page is its own request with the request timeout (issue "Faults", item 4: the driver's
+    # start_fetching_next_page() left the next page without one), sent to the replica that answered.
+    assert session.calls == [("10.0.0.1", None), ("10.0.0.2", None), ("10.0.0.2", b"state")]
+    assert session.timeouts == [1, 1, 1]
     assert stats.retries == 1 and stats.rows == 3
 
 
@@ -74,5 +80,29 @@ def test_the_retry_budget_ends_in_a_clear_error() -> None:
     import threading
 
     session = _Session([_Future(ReadTimeout("t"), False) for _ in range(3)])
-    with pytest.raises(ScanFailed, match=r"ks\.t tokens \(0, 100\] failed after 3 attempt\(s\): ReadTimeout"):
+    with pytest.raises(ScanFailed, match=r"ks\.t tokens \(0, 100\] failed after 3 attempt\(s\) in \d+ s: ReadTimeout"):
         list(_scan(session)._stream(_piece(), ScanStats(), threading.Lock(), threading.Event()))
+
+
+def test_a_page_is_retried_for_the_retry_time_not_only_max_attempts() -> None:
+    """A stopped replica is still forwarded to by the other replicas' coordinators until gossip
+    convicts it (~10-30 s): the page keeps being asked for, alternating replicas, until both the
+    attempts and ``retry_seconds`` are used up (issue "Faults", item 4: five quick attempts failed a
+    range of an RF=2 table while the node was stopped)."""
+    session = _Session([*[_Future(ReadTimeout("t"), False) for _ in range(3)], _Future([(1,)], False)])
+    stats = ScanStats()
+    batches = list(
+        _scan(session, attempts=2, seconds=3.0)._stream(_piece(), stats, threading.Lock(), threading.Event())
+    )
+    assert [b.rows for b in batches] == [[(1,)]]
+    assert [host for host, _ in session.calls] == ["10.0.0.1", "10.0.0.2", "10.0.0.1", "10.0.0.2"]
+    assert stats.retries == 3
+
+
+def test_no_waiting_for_the_retry_time_when_the_driver_holds_every_replica_down() -> None:
+    """RF=1 with its node dead: after ``max_attempts`` the range fails at once; waiting out
+    ``retry_seconds`` is for a replica that may still answer."""
+    session = _Session([_Future(ReadTimeout("t"), False) for _ in range(2)])
+    piece = SubRange(TokenRange(0, 100), (_Host("10.0.0.1", is_up=False),))
+    with pytest.raises(ScanFailed, match=r"failed after 2 attempt\(s\)"):
+        list(_scan(session, attempts=2, seconds=600.0)._stream(piece, ScanStats(), threading.Lock(), threading.Event()))

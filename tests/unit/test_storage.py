@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from cassandra_bulk_core.errors import ConfigError
-from cassandra_bulk_core.storage import MIB, Storage, StorageError, StorageOptions
+from cassandra_bulk_core.io import MIB, Storage, StorageError, StorageOptions
 from tests.s3_server import S3Server, moto_s3  # noqa: F401
 
 MakeStorage = Callable[..., Storage]
@@ -628,7 +628,7 @@ def test_s3_abort_waits_for_parts_still_uploading() -> None:
     """AbortMultipartUpload must come after every part upload has ended: a part landing after it is
     kept by S3, invisible and billed. The writer used to drop a future from its queue before waiting
     on it, so an interrupted wait left that part running behind abort's back."""
-    from cassandra_bulk_core.storage import _S3Upload
+    from cassandra_bulk_core.io import _S3Upload
 
     client = _SlowPartsClient()
     upload = _S3Upload(client, "s3://b/k", "b", "k", {}, 5 * MIB, max_in_flight=1)
@@ -669,7 +669,7 @@ def test_s3_uri_with_credentials_is_refused_without_echoing_them(moto_s3: S3Serv
 
 
 def test_credentials_in_other_uris_are_redacted() -> None:
-    from cassandra_bulk_core.storage import _redact_uri
+    from cassandra_bulk_core.io import _redact_uri
 
     st = Storage("memory://bkt/exports/?token=very-secret&sig=a%2Bvery-secret")
     assert st.uri == "memory://bkt/exports?token=***&sig=***"

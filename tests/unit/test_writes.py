@@ -9,7 +9,7 @@ from typing import Any
 
 from cassandra import InvalidRequest, WriteTimeout
 
-from cassandra_bulk_core.writes import Executor, RateLimiter, Work, auto_concurrency
+from cassandra_bulk_core.load.executor import Executor, RateLimiter, Work, auto_concurrency
 
 
 class _Future:
@@ -116,3 +116,85 @@ def test_rate_limiter_holds_the_rate() -> None:
 def test_auto_concurrency_shrinks_with_row_size() -> None:
     assert auto_concurrency(100, True) > auto_concurrency(5000, True) > auto_concurrency(50_000, True)
     assert auto_concurrency(100, False) == 2 * auto_concurrency(100, True)
+
+
+class _Refusing(_Session):
+    """Every statement or batch holding a ``bad`` name fails with ``error`` (a server refusal)."""
+
+    def __init__(self, error: BaseException, bad: frozenset[str]) -> None:
+        super().__init__(bad=bad)
+        self.error = error
+
+    def _run(self, statement: Any) -> Any:
+        outcome = super()._run(statement)
+        return self.error if isinstance(outcome, InvalidRequest) else outcome
+
+
+def test_a_batch_failing_with_a_server_error_is_split_at_once_without_retries() -> None:
+    from cassandra.protocol import ServerError
+
+    session = _Refusing(ServerError(0, "java.lang.NullPointerException", None), frozenset({"b"}))
+    done: list[Any] = []
+    failed: list[Any] = []
+    ex = _executor(session, done, failed, attempts=10)
+    started = time.monotonic()
+    ex.submit(Work(["a", "b", "c"], [1, 2, 3], parts=[(1, ["a"]), (2, ["b"]), (3, ["c"])]))
+    ex.drain(timeout=30)
+    ex.close()
+    assert time.monotonic() - started < 2  # no backoff: a refusal is not transient
+    assert sorted(done) == [1, 3] and failed == [(2, "ServerError")]
+    assert session.tries["a,b,c"] == 1 and session.tries["b"] == 1 and ex.retries == 0
+
+
+def _counter_executor(session: Any, done: list[Any], failed: list[Any], unknown: list[Any]) -> Executor:
+    lock = threading.Lock()
+
+    def on_done(rows: Any) -> None:
+        with lock:
+            done.extend(rows)
+
+    def on_failed(row: Any, exc: BaseException) -> None:
+        with lock:
+            failed.append(row)
+
+    def on_unknown(row: Any, exc: BaseException) -> None:
+        with lock:
+            unknown.append((row, type(exc).__name__))
+
+    return Executor(session, 4, on_done, on_failed, max_attempts=5, idempotent=False, on_unknown=on_unknown)
+
+
+def test_a_counter_write_that_times_out_is_unknown_never_retried_nor_rejected() -> None:
+    session = _Session(fail_first=1)  # the first try of each statement: a WriteTimeout
+    done: list[Any] = []
+    failed: list[Any] = []
+    unknown: list[Any] = []
+    ex = _counter_executor(session, done, failed, unknown)
+    ex.submit(Work("c1", ["r1"]))
+    ex.drain(timeout=30)
+    ex.close()
+    assert unknown == [("r1", "WriteTimeout")] and not done and not failed
+    assert session.tries == {"c1": 1}  # sent once: a second send may count it twice
+
+
+def test_a_counter_write_refused_before_applying_is_retried() -> None:
+    from cassandra import Unavailable
+
+    class _Unavailable(_Session):
+        def _run(self, statement: Any) -> Any:
+            with self.lock:
+                self.tries[statement] = self.tries.get(statement, 0) + 1
+                if self.tries[statement] == 1:
+                    return Unavailable("not enough replicas", consistency=1, required_replicas=1, alive_replicas=0)
+                self.applied.append(statement)
+                return "ok"
+
+    session = _Unavailable()
+    done: list[Any] = []
+    failed: list[Any] = []
+    unknown: list[Any] = []
+    ex = _counter_executor(session, done, failed, unknown)
+    ex.submit(Work("c1", ["r1"]))
+    ex.drain(timeout=30)
+    ex.close()
+    assert done == ["r1"] and not failed and not unknown and session.applied == ["c1"]

@@ -20,6 +20,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--heap", default="768M")
     parser.add_argument("--auth", action="store_true", help="PasswordAuthenticator (cassandra/cassandra)")
     parser.add_argument("--fresh", action="store_true", help="wipe data before starting")
+    parser.add_argument(
+        "--commitlog-sync",
+        choices=["periodic", "batch"],
+        default="periodic",
+        help="batch: acknowledge a write once its commit log is on disk (a SIGKILL loses nothing)",
+    )
+    parser.add_argument("--tls", action="store_true", help="client-to-node TLS; a throw-away CA in <state>/tls/")
+    parser.add_argument(
+        "--tls-client-auth", action="store_true", help="mutual TLS: clients must present a certificate of the CA"
+    )
     args = parser.parse_args(argv)
 
     if args.command == "provision":
@@ -34,6 +44,9 @@ def main(argv: list[str] | None = None) -> int:
         num_tokens=args.num_tokens,
         heap=args.heap,
         auth=args.auth,
+        commitlog_sync=args.commitlog_sync,
+        tls=args.tls,
+        tls_client_auth=args.tls_client_auth,
     )
     if args.command == "up":
         t0 = time.monotonic()
@@ -46,6 +59,9 @@ def main(argv: list[str] | None = None) -> int:
             f"{args.nodes} node(s) up in {time.monotonic() - t0:.1f}s: "
             f"contact points {','.join(cluster.contact_points)} port {cluster.port} (state: {cluster.directory})"
         )
+        if args.tls:
+            files = cluster.tls_files
+            print(f"TLS: --ssl --ssl-ca {files.ca} [--ssl-cert {files.client_cert} --ssl-key {files.client_key}]")
     elif args.command in ("down", "destroy"):
         # Whatever node count was started under this name, from the cluster's saved state.
         saved = LocalCluster.from_state(args.name)

@@ -22,6 +22,7 @@ from pathlib import Path
 from .config import jvm_args, node_yaml, write_node_files
 from .java import find_java
 from .provision import Distribution, cache_root, provision
+from .tls import TlsFiles, client_encryption_options, ensure_tls
 
 
 class ClusterStartError(RuntimeError):
@@ -78,6 +79,17 @@ class LocalCluster:
     num_tokens: int = 16
     heap: str = "768M"
     auth: bool = False
+    commitlog_sync: str = "periodic"
+    """``batch``: durable acknowledgements (see :func:`config.node_yaml`)."""
+    tls: bool = False
+    """Client-to-node TLS with a throw-away CA made by the harness (see :mod:`.tls`)."""
+    tls_client_auth: bool = False
+    """Mutual TLS: a client must present a certificate signed by the harness's CA."""
+    tls_san: tuple[str, ...] | None = None
+    """Subject alternative names of the node certificates (default: each node's IP), e.g.
+    ``("DNS:elsewhere.invalid",)`` for a certificate that fails a host name check."""
+    tls_key_password: str = field(default="cassandra-bulk-test-key", repr=False)
+    """Pass phrase of the encrypted client key the harness writes (``client-encrypted.key``)."""
     version: str | None = None
     root: Path = field(default_factory=lambda: cache_root() / "clusters")
 
@@ -104,6 +116,10 @@ class LocalCluster:
     @property
     def port(self) -> int:
         return 9042
+
+    @property
+    def tls_files(self) -> TlsFiles:
+        return TlsFiles(self.directory / "tls")
 
     @classmethod
     def from_state(cls, name: str, root: Path | None = None) -> LocalCluster:
@@ -178,6 +194,12 @@ class LocalCluster:
     def _prepare(self, node: Node, seeds: list[str]) -> None:
         for sub in ("data", "commitlog", "saved_caches", "hints", "cdc_raw", "logs", "conf"):
             (node.directory / sub).mkdir(parents=True, exist_ok=True)
+        extra: dict[str, object] = {}
+        if self.tls:
+            files = ensure_tls(self.tls_files.directory, self.contact_points, self.tls_key_password, self.tls_san)
+            extra["client_encryption_options"] = client_encryption_options(
+                files.node(node.address), files.ca, self.tls_client_auth
+            )
         write_node_files(
             node.directory / "conf",
             node_yaml(
@@ -189,6 +211,8 @@ class LocalCluster:
                 native_port=node.native_port,
                 storage_port=node.storage_port,
                 auth=self.auth,
+                commitlog_sync=self.commitlog_sync,
+                extra=extra,
             ),
         )
 

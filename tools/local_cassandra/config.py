@@ -70,9 +70,21 @@ def node_yaml(
     native_port: int,
     storage_port: int,
     auth: bool,
+    commitlog_sync: str = "periodic",
+    extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """A minimal cassandra.yaml: Cassandra 5.0 fills every key we omit with its own default."""
-    return {
+    """A minimal cassandra.yaml: Cassandra 5.0 fills every key we omit with its own default.
+
+    ``commitlog_sync="batch"``: a write is acknowledged only once its commit log is on disk. With
+    ``periodic`` (Cassandra's default, every 10 s) a SIGKILLed node replays only what its last
+    sync covered, so it loses acknowledged writes of up to one period: the fault suite needs
+    ``batch`` to tell a client's data loss from the server's. ``extra``: more keys (TLS)."""
+    sync: dict[str, Any] = (
+        {"commitlog_sync": "periodic", "commitlog_sync_period": "10000ms"}
+        if commitlog_sync == "periodic"
+        else {"commitlog_sync": commitlog_sync}
+    )
+    doc = {
         "cluster_name": cluster_name,
         "num_tokens": num_tokens,
         "partitioner": "org.apache.cassandra.dht.Murmur3Partitioner",
@@ -81,8 +93,7 @@ def node_yaml(
         "saved_caches_directory": str(node_dir / "saved_caches"),
         "hints_directory": str(node_dir / "hints"),
         "cdc_raw_directory": str(node_dir / "cdc_raw"),
-        "commitlog_sync": "periodic",
-        "commitlog_sync_period": "10000ms",
+        **sync,
         "seed_provider": [
             {
                 "class_name": "org.apache.cassandra.locator.SimpleSeedProvider",
@@ -110,6 +121,8 @@ def node_yaml(
         "sasi_indexes_enabled": True,
         "user_defined_functions_enabled": True,
     }
+    doc.update(extra or {})
+    return doc
 
 
 def write_node_files(conf_dir: Path, yaml_doc: dict[str, Any]) -> None:
