@@ -353,6 +353,8 @@ class _Bound:
         self.singles: _Rows | None = None
         """Set instead of ``per_row`` when every row has exactly one write: row r's is ``singles[r]``."""
         self.problems: list[tuple[int, Reject]] = []
+        self.resumed: list[int] = []
+        """Ordinals written by the run this one resumes (skipped, counted as ``skipped_resumed``)."""
 
     def first_write(self, r: int) -> Any:
         """Row ``r``'s first write (its partition key is the row's)."""

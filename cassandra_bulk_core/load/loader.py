@@ -297,7 +297,9 @@ class Loader:
         bound = self._bind(st)
         cutoff = self._cutoff(chunk, bound)
         with self.lock:
-            self.result.records += (cutoff + 1 if cutoff is not None else chunk.end) - chunk.first
+            end = cutoff + 1 if cutoff is not None else chunk.end
+            # A record the resumed run wrote is counted once, as skipped_resumed, not also as read.
+            self.result.records += end - chunk.first - sum(1 for o in bound.resumed if o < end)
             self.result.bytes_read += chunk.nbytes
             self.result.rejected += len(bound.problems)
             self.result.rows_written += len(bound.empty)  # written as it is: its null counters stay null
@@ -342,6 +344,7 @@ class Loader:
             if resumed and done is not None and done.covers(chunk.ordinals[r], chunk.ordinals[r] + 1):
                 if r not in skipped:  # written by the run this one resumes: never sent twice
                     skipped.add(r)
+                    out.resumed.append(chunk.ordinals[r])
                     with self.lock:
                         self.result.skipped_resumed += 1
                 continue

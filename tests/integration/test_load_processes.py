@@ -286,7 +286,7 @@ def test_a_worker_killed_mid_load_fails_the_run_and_resume_finishes_it_exactly(
     assert 0 < done <= written  # the merged checkpoint holds both workers' acknowledged records
     resumed = _ok(_cli(cassandra, *args, "--resume", "--processes", str(resume_with)))
     assert resumed["timestamp"] == checkpoint["timestamp"] and resumed["errors"] == 0
-    assert resumed["skipped_resumed"] == done
+    assert resumed["skipped_resumed"] == done and resumed["records"] + done == n
     rows = list(session.execute(f"SELECT k, v, writetime(v) FROM {keyspace}.kv"))
     assert len(rows) == n and {r.k for r in rows} == set(range(n))
     # Record k is at position k: every row, written before the kill or after, by either worker or
