@@ -263,3 +263,117 @@ def test_a_dagster_resource_with_env_vars_exports_exactly_and_leaks_nothing(
             assert assert_secret_nowhere(secret, instance, home) > 10
     artefacts = [p for p in tmp_path.rglob("*") if p.is_file()]
     assert not secret_leaks(tls_node, artefacts, [caplog.text])
+
+
+@pytest.mark.usefixtures("airflow_db")
+def test_airflows_standard_cassandra_connection_with_ssl_options_exports_exactly(
+    tls_node: dict[str, Any],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    """The apache-cassandra provider's own connection type (``conn_type: cassandra``): TLS from its
+    ``ssl_options`` (``ca_certs``, ``certfile``, ``keyfile``: the encrypted key) and its
+    ``load_balancing_policy_args``, the key's pass phrase as our extra next to them. The same DAG as
+    above runs over it; then the same scan for secrets."""
+    from airflow_provider_cassandra_bulk.hooks.cassandra_bulk import CassandraBulkHook
+
+    files = tls_node["files"]
+    conn_id, dag_id = "cb_faults_tls_std", "cb_faults_tls_std"
+    connection = {
+        "conn_type": "cassandra", "host": TLS_ADDRESS, "port": 9042,
+        "login": tls_node["user"], "password": tls_node["password"],
+        "extra": {
+            "ssl_options": {
+                "ca_certs": str(files.ca), "certfile": str(files.client_cert),
+                "keyfile": str(files.client_key_encrypted),
+            },
+            "load_balancing_policy": "DCAwareRoundRobinPolicy",
+            "load_balancing_policy_args": {"local_dc": "datacenter1"},
+            "ssl_key_password": tls_node["key_password"],
+        },
+    }  # fmt: skip
+    monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(connection))
+    ok, message = CassandraBulkHook(conn_id).test_connection()
+    assert ok, message
+
+    warehouse, destination = tmp_path / "wh", tmp_path / "csv"
+    monkeypatch.setenv("CB_FAULTS_CONN_ID", conn_id)
+    monkeypatch.setenv("CB_FAULTS_WAREHOUSE", str(warehouse))
+    monkeypatch.setenv("CB_FAULTS_FILES", str(destination))
+    caplog.set_level(logging.DEBUG)
+    dag_file = Path(os.environ["AIRFLOW__CORE__DAGS_FOLDER"]) / f"{dag_id}.py"
+    dag_file.write_text(AIRFLOW_DAG.replace('"cb_faults_tls"', f'"{dag_id}"'))
+    spec = importlib.util.spec_from_file_location(dag_id, dag_file)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    run = module.dag.test(logical_date=dt.datetime(2026, 11, 25, tzinfo=dt.timezone.utc))
+    states = {(ti.task_id, ti.map_index): ti.state for ti in run.get_task_instances()}
+    assert run.state == "success", states
+    assert len([k for k in states if k[0].endswith("export_range")]) == 4
+    _exact(_iceberg_rows(warehouse))
+    _exact(_csv_rows(destination))
+
+    stored = _airflow_stored(dag_id)
+    assert any('"rows"' in value for value in stored)
+    out, err = capfd.readouterr()
+    artefacts = [p for p in tmp_path.rglob("*") if p.is_file()]
+    home = Path(os.environ["AIRFLOW_HOME"])
+    artefacts += [p for p in home.rglob("*") if p.is_file()]
+    assert not secret_leaks(tls_node, artefacts, [*stored, caplog.text, out, err, message])
+
+
+def test_a_dagster_component_with_tls_in_defs_yaml_exports_exactly(
+    tls_node: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A ``defs.yaml`` as a user writes it: contact point, user, TLS files, the password and the
+    key's pass phrase by variable name only. Its code location is built by Dagster's component
+    loader and every range partition materialized; the rows are exact and no secret is anywhere
+    under the run's directory or in the captured logs."""
+    import yaml
+    from dagster import instance_for_test
+    from dagster.components.testing import create_defs_folder_sandbox
+
+    from dagster_cassandra_bulk import CassandraIcebergComponent
+
+    files = tls_node["files"]
+    monkeypatch.setenv("CB_FAULTS_PASSWORD", tls_node["password"])
+    monkeypatch.setenv("CB_FAULTS_KEY_PASSWORD", tls_node["key_password"])
+    defs_yaml = f"""
+type: dagster_cassandra_bulk.CassandraIcebergComponent
+attributes:
+  cassandra:
+    contact_points: ["{TLS_ADDRESS}"]
+    username: {tls_node["user"]}
+    password_env_var: CB_FAULTS_PASSWORD
+    ssl_enabled: true
+    ssl_ca_file: {files.ca}
+    ssl_cert_file: {files.client_cert}
+    ssl_key_file: {files.client_key_encrypted}
+    ssl_key_password_env_var: CB_FAULTS_KEY_PASSWORD
+  catalog:
+    warehouse: {tmp_path / "wh"}
+  splits: 4
+  tables:
+    - keyspace: sec
+      table: kv
+"""
+    assert tls_node["password"] not in defs_yaml and tls_node["key_password"] not in defs_yaml
+    caplog.set_level(logging.DEBUG)
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    with create_defs_folder_sandbox() as sandbox:
+        defs_path = sandbox.scaffold_component(CassandraIcebergComponent, defs_yaml_contents=yaml.safe_load(defs_yaml))
+        with (
+            sandbox.load_component_and_build_defs(defs_path=defs_path) as (_loaded, defs),
+            instance_for_test(temp_dir=str(home)) as instance,
+        ):
+            job = defs.resolve_implicit_global_asset_job_def()
+            for key in (f"r{i}-of-4" for i in range(4)):
+                assert job.execute_in_process(partition_key=key, instance=instance).success
+    _exact(_iceberg_rows(tmp_path / "wh"))
+    artefacts = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert any(p.suffix == ".db" for p in artefacts)  # the instance's run and event-log storage
+    assert not secret_leaks(tls_node, artefacts, [caplog.text])
