@@ -99,6 +99,8 @@ class CassandraConnectionModel(Model, Resolvable):
     secure_connect_bundle: str | None = None
     consistency: str = "LOCAL_ONE"
     request_timeout: float = 60.0
+    connect_timeout: float = 10.0
+    protocol_version: int | None = None
 
 
 class IcebergCatalogModel(Model, Resolvable):
@@ -364,6 +366,8 @@ class CassandraIcebergComponent(Component, Model, Resolvable):
                 secure_connect_bundle=c.secure_connect_bundle,
                 consistency=c.consistency,
                 request_timeout=c.request_timeout,
+                connect_timeout=c.connect_timeout,
+                protocol_version=c.protocol_version,
             ),
             _shared(
                 IcebergCatalogResource,

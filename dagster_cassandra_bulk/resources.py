@@ -60,6 +60,9 @@ class CassandraResource(ConfigurableResource):  # type: ignore[misc]
     consistency: str = "LOCAL_ONE"
     request_timeout: float = 60.0
     connect_timeout: float = 10.0
+    protocol_version: int | None = Field(
+        default=None, description="Native protocol version; empty means the engine's default (v4)."
+    )
     page_size: int = 5000
     streams: int = Field(default=4, description="Concurrent sub-range queries per token range.")
 
@@ -77,22 +80,13 @@ class CassandraResource(ConfigurableResource):  # type: ignore[misc]
         points = self.contact_points
         if isinstance(points, str):  # tolerated for Python callers; Dagster config declares a list
             points = [points]
+        from cassandra_bulk_core.connection_fields import CONNECTION_FIELDS
+
+        # Every engine connection setting is a field of the same name here (tests/dagster/test_unit.py).
+        settings = {f.name: getattr(self, f.name) for f in CONNECTION_FIELDS if f.name != "contact_points"}
         return ConnectionConfig(
             contact_points=tuple(p.strip() for entry in points for p in entry.split(",") if p.strip()),
-            port=self.port,
-            local_dc=self.local_dc,
-            username=self.username,
-            password=self.password,
-            ssl_enabled=self.ssl_enabled,
-            ssl_ca_file=self.ssl_ca_file,
-            ssl_cert_file=self.ssl_cert_file,
-            ssl_key_file=self.ssl_key_file,
-            ssl_key_password=self.ssl_key_password,
-            ssl_verify_hostname=self.ssl_verify_hostname,
-            secure_connect_bundle=self.secure_connect_bundle,
-            consistency=self.consistency,
-            request_timeout=self.request_timeout,
-            connect_timeout=self.connect_timeout,
+            **settings,
         )
 
     def scan_options(self, columns: tuple[str, ...] | None = None) -> ScanOptions:

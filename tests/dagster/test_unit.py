@@ -103,6 +103,30 @@ def test_resources_redact_secrets() -> None:
     assert ice.iceberg_options(mode="daily").catalog_properties["credential"] == "tok-secret"
 
 
+def test_every_engine_connection_setting_reaches_the_resource_and_the_component() -> None:
+    """The engine declares its connection settings once (``connection_fields.py``). The resource
+    has a field of each name, and a non-default value of each arrives in ``ConnectionConfig``; the
+    component's ``cassandra:`` block has each too (a secret only as ``<name>_env_var``)."""
+    from cassandra_bulk_core.connection_fields import CONNECTION_FIELDS
+    from dagster_cassandra_bulk.component import CassandraConnectionModel
+
+    non_default = {
+        "contact_points": ["10.9.9.9"], "port": 19042, "username": "u", "password": "p", "local_dc": "dc9",
+        "consistency": "QUORUM", "request_timeout": 7.0, "connect_timeout": 3.0, "ssl_enabled": True,
+        "ssl_ca_file": "ca.pem", "ssl_cert_file": "c.pem", "ssl_key_file": "k.pem", "ssl_key_password": "kp",
+        "ssl_verify_hostname": False, "secure_connect_bundle": "b.zip", "protocol_version": 5,
+    }  # fmt: skip
+    names = [f.name for f in CONNECTION_FIELDS]
+    assert set(names) == set(non_default), "a new connection setting: add it to this test's values"
+    config = CassandraResource(**non_default).connection_config()
+    for name in names:
+        expected = tuple(non_default[name]) if name == "contact_points" else non_default[name]
+        assert getattr(config, name) == expected, name
+    component = set(CassandraConnectionModel.model_fields)
+    for f in CONNECTION_FIELDS:
+        assert (f"{f.name}_env_var" if f.secret else f.name) in component, f.name
+
+
 def test_nightly_schedule_requests_every_range_of_yesterday() -> None:
     asset = build_cassandra_iceberg_asset(CassandraTable("ks", "d", splits=4, mode="daily", start_date="2026-11-01"))
     schedule = build_nightly_schedule(asset)
