@@ -300,8 +300,10 @@ class TableScan:
                 future = self._execute(bound, host, paging_state)
             if self._cancelled.is_set():
                 raise ScanCancelled(f"scan of {self.table.keyspace}.{self.table.table} cancelled")
-            rows = self._result(future).current_rows
-            release_timer(future)
+            try:
+                rows = self._result(future).current_rows
+            finally:
+                release_timer(future)  # a failed attempt's future too: it is dropped for a new one
             return rows if isinstance(rows, NativePage) else list(rows)
 
         while not stop.is_set():
