@@ -310,18 +310,20 @@ class CqlshCopyFrom(LoadCase):
 class CbLoad(LoadCase):
     """``cassandra-bulk load -k KS -t TABLE --from URL --format F`` (reported unavailable until it exists)."""
 
-    def __init__(self, fmt: str, source: ExportCase, **kw: Any) -> None:
+    def __init__(self, fmt: str, source: ExportCase, processes: int | None = None, **kw: Any) -> None:
         super().__init__(source, **kw)
         self.fmt = fmt
+        self.processes = processes
 
     def unavailable(self, ctx: Context) -> str:
-        return cb_load_available()
+        return cb_load_available() or (cb_processes_available() if self.processes else "")
 
     def command(self, ctx: Context) -> list[str]:
         return _python_cli(
             "load",
             *("-k", ctx.keyspace, "-t", ctx.load_table, "--from", str(ctx.out(self.source.slug))),
             *("--format", self.fmt, "-h", ctx.host, "--port", str(ctx.port)),
+            *(["--processes", str(self.processes)] if self.processes else []),
             *ctx.cb_load_args,
         )
 
@@ -335,9 +337,9 @@ PROCESSES = "--processes"
 def all_cases() -> dict[str, list[Case]]:
     """The cases per operation, peers first (their medians are the ratios' denominators).
 
-    cassandra-bulk's Parquet export and load also run with native decoding/encoding switched off, and with
-    ``--processes 1`` and ``2`` (reported unavailable, and left out of the table, while the CLI has
-    no ``--processes``).
+    cassandra-bulk's Parquet export and load also run with native decoding/encoding switched off, and
+    both with ``--processes 1`` and ``2`` (reported unavailable, and left out of the table, while the
+    CLI has no ``--processes``).
     """
     dsbulk_csv = DsbulkUnload(op="export", tool="DSBulk unload csv", family=DSBULK, slug="dsbulk-csv")
     cqlsh_csv = CqlshCopyTo(op="export", tool="cqlsh COPY TO csv", family=CQLSH, slug="cqlsh-csv")
@@ -382,6 +384,18 @@ def all_cases() -> dict[str, list[Case]]:
                 family=CB,
                 slug="cb-load-pq-driver",
                 env={"CASSANDRA_BULK_NATIVE": "0"},
+            ),
+            *(
+                CbLoad(
+                    "parquet",
+                    cb_parquet,
+                    processes=n,
+                    op="load",
+                    tool=f"cassandra-bulk load parquet {PROCESSES} {n}",
+                    family=CB,
+                    slug=f"cb-load-p{n}",
+                )
+                for n in (1, 2)
             ),
         ],
     }

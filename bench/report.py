@@ -293,9 +293,10 @@ def _print_client_bound(summary: list[dict[str, Any]], console: Console, notes: 
 
 def _print_processes(summary: list[dict[str, Any]], console: Console, notes: list[str]) -> None:
     table = _table(
-        "cassandra-bulk export --processes N (Parquet, node and client sharing every core, medians)",
+        "cassandra-bulk export / load --processes N (Parquet, node and client sharing every core, medians)",
         [
             ("data set", "left"),
+            ("op", "left"),
             ("processes", "right"),
             ("rows/s", "right"),
             ("x 1 process", "right"),
@@ -313,13 +314,15 @@ def _print_processes(summary: list[dict[str, Any]], console: Console, notes: lis
             (
                 p
                 for p in summary
-                if (p["dataset"], p["rows"]) == (r["dataset"], r["rows"]) and p["tool"].endswith(f"{PROCESSES} 1")
+                if (p["dataset"], p["rows"], p["op"]) == (r["dataset"], r["rows"], r["op"])
+                and p["tool"].endswith(f"{PROCESSES} 1")
             ),
             None,
         )
         speedup = r["rows_per_s"] / one["rows_per_s"] if one and one["rows_per_s"] and r["rows_per_s"] else None
         table.add_row(
             f"{r['dataset']} {r['rows']:,}",
+            r["op"],
             r["tool"].rsplit(" ", 1)[-1],
             _fmt(r["rows_per_s"], ",.0f"),
             _fmt(speedup, ".2f"),
