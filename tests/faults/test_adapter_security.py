@@ -161,6 +161,53 @@ def _airflow_stored(dag_id: str) -> list[str]:
     return xcoms + rendered
 
 
+def _run_dag_over(
+    connection: dict[str, Any],
+    conn_id: str,
+    dag_id: str,
+    day: int,
+    tls_node: dict[str, Any],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    """``connection`` as ``AIRFLOW_CONN_<conn_id>``: the hook's ``test_connection``, then
+    ``dag.test()`` of :data:`AIRFLOW_DAG` (as ``dag_id``) over it: exact rows in Iceberg and CSV, and
+    no secret in the metadata DB, ``AIRFLOW_HOME``, the outputs or anything logged or printed."""
+    from airflow_provider_cassandra_bulk.hooks.cassandra_bulk import CassandraBulkHook
+
+    monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(connection))
+    ok, message = CassandraBulkHook(conn_id).test_connection()
+    assert ok, message
+
+    warehouse, destination = tmp_path / "wh", tmp_path / "csv"
+    monkeypatch.setenv("CB_FAULTS_CONN_ID", conn_id)
+    monkeypatch.setenv("CB_FAULTS_WAREHOUSE", str(warehouse))
+    monkeypatch.setenv("CB_FAULTS_FILES", str(destination))
+    caplog.set_level(logging.DEBUG)
+    dag_file = Path(os.environ["AIRFLOW__CORE__DAGS_FOLDER"]) / f"{dag_id}.py"
+    dag_file.write_text(AIRFLOW_DAG.replace('"cb_faults_tls"', f'"{dag_id}"'))
+    spec = importlib.util.spec_from_file_location(dag_id, dag_file)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    run = module.dag.test(logical_date=dt.datetime(2026, 11, day, tzinfo=dt.timezone.utc))
+    states = {(ti.task_id, ti.map_index): ti.state for ti in run.get_task_instances()}
+    assert run.state == "success", states
+    assert len([k for k in states if k[0].endswith("export_range")]) == 4
+    _exact(_iceberg_rows(warehouse))
+    _exact(_csv_rows(destination))
+
+    stored = _airflow_stored(dag_id)
+    assert any('"rows"' in value for value in stored)  # the exports' XComs were read, not nothing
+    out, err = capfd.readouterr()
+    home = Path(os.environ["AIRFLOW_HOME"])
+    artefacts = [p for p in [*home.rglob("*"), *tmp_path.rglob("*")] if p.is_file()]
+    assert any(p.suffix == ".db" for p in artefacts)  # the metadata DB itself, byte for byte
+    assert not secret_leaks(tls_node, artefacts, [*stored, caplog.text, out, err, message])
+
+
 @pytest.mark.usefixtures("airflow_db")
 def test_an_airflow_connection_with_tls_extras_exports_exactly_and_leaks_nothing(
     tls_node: dict[str, Any],
@@ -172,7 +219,6 @@ def test_an_airflow_connection_with_tls_extras_exports_exactly_and_leaks_nothing
     """``AIRFLOW_CONN_CB_FAULTS_TLS`` (JSON): login/password, TLS CA, client certificate, the
     encrypted key and its pass phrase in the extras. The hook's ``test_connection``, then
     ``dag.test()`` of plan → 4 mapped Iceberg exports → verify, and a CSV export."""
-    from airflow_provider_cassandra_bulk.hooks.cassandra_bulk import CassandraBulkHook
 
     files = tls_node["files"]
     connection = {
@@ -183,35 +229,7 @@ def test_an_airflow_connection_with_tls_extras_exports_exactly_and_leaks_nothing
             "ssl_key": str(files.client_key_encrypted), "ssl_key_password": tls_node["key_password"],
         },
     }  # fmt: skip
-    monkeypatch.setenv(f"AIRFLOW_CONN_{AIRFLOW_CONN_ID.upper()}", json.dumps(connection))
-    ok, message = CassandraBulkHook(AIRFLOW_CONN_ID).test_connection()
-    assert ok, message
-
-    warehouse, destination = tmp_path / "wh", tmp_path / "csv"
-    monkeypatch.setenv("CB_FAULTS_CONN_ID", AIRFLOW_CONN_ID)
-    monkeypatch.setenv("CB_FAULTS_WAREHOUSE", str(warehouse))
-    monkeypatch.setenv("CB_FAULTS_FILES", str(destination))
-    caplog.set_level(logging.DEBUG)
-    dag_file = Path(os.environ["AIRFLOW__CORE__DAGS_FOLDER"]) / "cb_faults_tls.py"
-    dag_file.write_text(AIRFLOW_DAG)
-    spec = importlib.util.spec_from_file_location("cb_faults_tls", dag_file)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    run = module.dag.test(logical_date=dt.datetime(2026, 11, 24, tzinfo=dt.timezone.utc))
-    states = {(ti.task_id, ti.map_index): ti.state for ti in run.get_task_instances()}
-    assert run.state == "success", states
-    assert len([k for k in states if k[0].endswith("export_range")]) == 4
-    _exact(_iceberg_rows(warehouse))
-    _exact(_csv_rows(destination))
-
-    stored = _airflow_stored("cb_faults_tls")
-    assert any('"rows"' in value for value in stored)  # the exports' XComs were read, not nothing
-    out, err = capfd.readouterr()
-    home = Path(os.environ["AIRFLOW_HOME"])
-    artefacts = [p for p in [*home.rglob("*"), *tmp_path.rglob("*")] if p.is_file()]
-    assert any(p.suffix == ".db" for p in artefacts)  # the metadata DB itself, byte for byte
-    assert not secret_leaks(tls_node, artefacts, [*stored, caplog.text, out, err, message])
+    _run_dag_over(connection, AIRFLOW_CONN_ID, "cb_faults_tls", 24, tls_node, tmp_path, monkeypatch, caplog, capfd)
 
 
 def test_a_dagster_resource_with_env_vars_exports_exactly_and_leaks_nothing(
@@ -277,10 +295,8 @@ def test_airflows_standard_cassandra_connection_with_ssl_options_exports_exactly
     ``ssl_options`` (``ca_certs``, ``certfile``, ``keyfile``: the encrypted key) and its
     ``load_balancing_policy_args``, the key's pass phrase as our extra next to them. The same DAG as
     above runs over it; then the same scan for secrets."""
-    from airflow_provider_cassandra_bulk.hooks.cassandra_bulk import CassandraBulkHook
 
     files = tls_node["files"]
-    conn_id, dag_id = "cb_faults_tls_std", "cb_faults_tls_std"
     connection = {
         "conn_type": "cassandra", "host": TLS_ADDRESS, "port": 9042,
         "login": tls_node["user"], "password": tls_node["password"],
@@ -294,35 +310,9 @@ def test_airflows_standard_cassandra_connection_with_ssl_options_exports_exactly
             "ssl_key_password": tls_node["key_password"],
         },
     }  # fmt: skip
-    monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(connection))
-    ok, message = CassandraBulkHook(conn_id).test_connection()
-    assert ok, message
-
-    warehouse, destination = tmp_path / "wh", tmp_path / "csv"
-    monkeypatch.setenv("CB_FAULTS_CONN_ID", conn_id)
-    monkeypatch.setenv("CB_FAULTS_WAREHOUSE", str(warehouse))
-    monkeypatch.setenv("CB_FAULTS_FILES", str(destination))
-    caplog.set_level(logging.DEBUG)
-    dag_file = Path(os.environ["AIRFLOW__CORE__DAGS_FOLDER"]) / f"{dag_id}.py"
-    dag_file.write_text(AIRFLOW_DAG.replace('"cb_faults_tls"', f'"{dag_id}"'))
-    spec = importlib.util.spec_from_file_location(dag_id, dag_file)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    run = module.dag.test(logical_date=dt.datetime(2026, 11, 25, tzinfo=dt.timezone.utc))
-    states = {(ti.task_id, ti.map_index): ti.state for ti in run.get_task_instances()}
-    assert run.state == "success", states
-    assert len([k for k in states if k[0].endswith("export_range")]) == 4
-    _exact(_iceberg_rows(warehouse))
-    _exact(_csv_rows(destination))
-
-    stored = _airflow_stored(dag_id)
-    assert any('"rows"' in value for value in stored)
-    out, err = capfd.readouterr()
-    artefacts = [p for p in tmp_path.rglob("*") if p.is_file()]
-    home = Path(os.environ["AIRFLOW_HOME"])
-    artefacts += [p for p in home.rglob("*") if p.is_file()]
-    assert not secret_leaks(tls_node, artefacts, [*stored, caplog.text, out, err, message])
+    _run_dag_over(
+        connection, "cb_faults_tls_std", "cb_faults_tls_std", 25, tls_node, tmp_path, monkeypatch, caplog, capfd
+    )
 
 
 def test_a_dagster_component_with_tls_in_defs_yaml_exports_exactly(
