@@ -396,11 +396,29 @@ def _insert(session: Any, ks: str, table: str, data: dict[str, Any]) -> None:
         session.execute(static, [pk, value, ts])
 
 
-@pytest.mark.parametrize("writetime", [True, False], ids=["writetime", "no-writetime"])
-@pytest.mark.parametrize("fmt", FORMATS)
+# Every format with and without write times through the native decoder/encoder; and, with
+# CASSANDRA_BULK_NATIVE=0, the driver's decoding and the Python encoding on a binary and a text format.
+ROUND_TRIPS = [
+    *(pytest.param(f, w, True, id=f"{f}-{'' if w else 'no-'}writetime") for f in FORMATS for w in (True, False)),
+    *(pytest.param(f, True, False, id=f"{f}-writetime-native-off") for f in ("parquet", "csv")),
+]
+
+
+@pytest.mark.parametrize(("fmt", "writetime", "native"), ROUND_TRIPS)
 def test_round_trip_keeps_raw_bytes_and_write_times(
-    cassandra: Any, session: Any, raw: Any, ks: str, tmp_path: Path, fmt: str, writetime: bool
+    cassandra: Any,
+    session: Any,
+    raw: Any,
+    ks: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    fmt: str,
+    writetime: bool,
+    native: bool,
 ) -> None:
+    from cassandra_bulk_core.types import native as native_path
+
+    monkeypatch.setenv(native_path.ENV, "1" if native else "0")  # read by the CLI processes below
     ts_bound = ICEBERG_TS_MS if fmt == "iceberg" else TS_MAX
 
     @settings(
@@ -423,7 +441,7 @@ def test_round_trip_keeps_raw_bytes_and_write_times(
             round_trip(cassandra, ks, source, copy, fmt, writetime, work)
             after = reference(raw, ks, copy, REGULAR, WRITETIME)
             problems = _differences(before, after, writetime)
-            assert not problems, f"{fmt} writetime={writetime}:\n" + "\n".join(problems[:20])
+            assert not problems, f"{fmt} writetime={writetime} native={native}:\n" + "\n".join(problems[:20])
         finally:
             session.execute(f"DROP TABLE IF EXISTS {ks}.{source}")
             session.execute(f"DROP TABLE IF EXISTS {ks}.{copy}")
